@@ -1,0 +1,73 @@
+"""What an artifact generator is, and what it is handed.
+
+A generator is a per-file *extract* (cached by artifact, generator version and
+blob id, so unchanged or shared content is never recomputed) plus a *reduce*
+over the whole commit. It returns entries; the runner stores them and marks
+the job completed in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from warmer.git.snapshot import Snapshot
+
+
+class JobLost(Exception):
+    """The worker no longer owns the job (reclaimed elsewhere): stop without writing."""
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (unknown artifact type, malformed parameters): fail at once."""
+
+
+class UnknownArtifactType(PermanentError):
+    pass
+
+
+class ExtractCache(Protocol):
+    """Per-blob results of one generator version."""
+
+    def get_many(self, blob_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def put_many(self, results: dict[str, dict[str, Any]]) -> None: ...
+
+
+@dataclass
+class GenerationContext:
+    repo_name: str
+    branch: str
+    snapshot: Snapshot
+    scope: list[str] | None
+    params: dict[str, Any]
+    extracts: ExtractCache
+    checkpoint: Callable[[], None]  # raises JobLost; call it between units of work
+
+    @property
+    def commit(self) -> str:
+        return self.snapshot.commit
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cache entry: `path` "" is the whole-repository artifact."""
+
+    path: str
+    source_hash: str  # the git tree or blob id it was built from
+    payload: dict[str, Any]
+
+
+@dataclass
+class ArtifactResult:
+    entries: list[Entry]
+    deleted_paths: list[str] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)  # e.g. blobs extracted vs reused
+
+
+class ArtifactGenerator(Protocol):
+    artifact_type: ClassVar[str]
+    version: ClassVar[str]
+
+    def generate(self, ctx: GenerationContext) -> ArtifactResult: ...

@@ -1,0 +1,108 @@
+"""Language of a file from its name: extension first, then well-known file names."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+_BY_EXTENSION = {
+    ".py": "python",
+    ".pyi": "python",
+    ".pyx": "cython",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "typescript",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".kt": "kotlin",
+    ".kts": "kotlin",
+    ".scala": "scala",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".hpp": "cpp",
+    ".hh": "cpp",
+    ".hxx": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".swift": "swift",
+    ".m": "objc",
+    ".mm": "objc",
+    ".lua": "lua",
+    ".pl": "perl",
+    ".pm": "perl",
+    ".r": "r",
+    ".jl": "julia",
+    ".ex": "elixir",
+    ".exs": "elixir",
+    ".erl": "erlang",
+    ".hs": "haskell",
+    ".ml": "ocaml",
+    ".clj": "clojure",
+    ".dart": "dart",
+    ".zig": "zig",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".zsh": "shell",
+    ".ps1": "powershell",
+    ".sql": "sql",
+    ".proto": "protobuf",
+    ".graphql": "graphql",
+    ".gql": "graphql",
+    ".html": "html",
+    ".htm": "html",
+    ".css": "css",
+    ".scss": "scss",
+    ".less": "less",
+    ".vue": "vue",
+    ".svelte": "svelte",
+    ".md": "markdown",
+    ".rst": "restructuredtext",
+    ".txt": "text",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".toml": "toml",
+    ".ini": "ini",
+    ".cfg": "ini",
+    ".xml": "xml",
+    ".gradle": "groovy",
+    ".groovy": "groovy",
+    ".tf": "terraform",
+    ".cmake": "cmake",
+    ".mk": "make",
+    ".bat": "batch",
+    ".dockerfile": "dockerfile",
+}
+_BY_NAME = {
+    "Makefile": "make",
+    "GNUmakefile": "make",
+    "Dockerfile": "dockerfile",
+    "Rakefile": "ruby",
+    "Gemfile": "ruby",
+    "CMakeLists.txt": "cmake",
+    "Jenkinsfile": "groovy",
+    "BUILD": "starlark",
+    "WORKSPACE": "starlark",
+    "go.mod": "go-module",
+    "go.sum": "go-module",
+    "Cargo.lock": "toml",
+}
+
+
+def language_of(path: str) -> str | None:
+    """The language of a path, or None when the name says nothing."""
+    name = PurePosixPath(path).name
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    if name.startswith("Dockerfile"):
+        return "dockerfile"
+    return _BY_EXTENSION.get(PurePosixPath(name).suffix.lower())

@@ -1,0 +1,1 @@
+"""The cache store (content-addressed entries, per-branch refs) and agent lookups."""

@@ -1,0 +1,89 @@
+"""Agent lookups: return the entry a repository's tracked branch serves, and record every hit and miss.
+
+Misses are what the miss trigger counts; hits feed the hit-rate analytics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from warmer.artifacts import registry
+from warmer.git.snapshot import safe_path
+from warmer.ledger.db import Database
+from warmer.ledger.models import CacheEntry, CacheLookup, CacheRef
+from warmer.ledger.repositories import find
+from warmer.settings import ALL_COMMIT_ARTIFACTS, ALL_CONNECT_ARTIFACTS
+
+MAX_PATH = 4096
+MAX_TASK_TYPE = 100
+
+
+class InvalidLookup(ValueError):
+    """The lookup itself is malformed (bad path, unknown type): nothing was recorded."""
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    hit: bool
+    repo: str
+    artifact_type: str
+    path: str
+    commit: str | None = None
+    entry_key: str | None = None
+    generator_version: str | None = None
+    payload: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def known_artifact_types() -> set[str]:
+    return set(ALL_CONNECT_ARTIFACTS) | set(ALL_COMMIT_ARTIFACTS) | set(registry.available())
+
+
+def validate(artifact_type: str, path: str, task_type: str) -> None:
+    if artifact_type not in known_artifact_types():
+        raise InvalidLookup(
+            f"unknown artifact type {artifact_type!r} (known: {', '.join(sorted(known_artifact_types()))})"
+        )
+    if path and (len(path) > MAX_PATH or not safe_path(path)):
+        raise InvalidLookup(f"invalid path {path[:80]!r}: must be a relative path inside the repository")
+    if not task_type or len(task_type) > MAX_TASK_TYPE or not task_type.isprintable():
+        raise InvalidLookup(f"invalid task type {task_type[:80]!r}: 1-{MAX_TASK_TYPE} printable characters")
+
+
+def lookup(
+    db: Database, repo_name: str, artifact_type: str, *, task_type: str, path: str = ""
+) -> LookupResult:
+    """The cached entry or a recorded miss. Raises on malformed input or an unknown repository."""
+    validate(artifact_type, path, task_type)
+    with db.session() as session:
+        repo = find(session, repo_name)
+        row = session.execute(
+            select(CacheRef.commit, CacheEntry.key, CacheEntry.generator_version, CacheEntry.payload)
+            .join(CacheEntry, CacheEntry.key == CacheRef.entry_key)
+            .where(
+                CacheRef.repo_id == repo.id,
+                CacheRef.branch == repo.branch,
+                CacheRef.artifact_type == artifact_type,
+                CacheRef.path == path,
+            )
+        ).one_or_none()
+        session.execute(
+            insert(CacheLookup).values(
+                repo_id=repo.id,
+                repo_name=repo.name,
+                artifact_type=artifact_type,
+                path=path,
+                task_type=task_type,
+                hit=row is not None,
+            )
+        )
+    if row is None:
+        return LookupResult(False, repo.name, artifact_type, path)
+    return LookupResult(
+        True, repo.name, artifact_type, path, row.commit, row.key, row.generator_version, row.payload
+    )

@@ -1,0 +1,52 @@
+"""warmer's Celery settings, derived from its own settings; `celeryconfig.py` starts from these.
+
+The choices that make priority strict and redelivery safe (see NOTES.md):
+late ack with one message per free process (prefetch cannot reorder jobs),
+every message with an explicit priority, and no result backend: the ledger
+is the record of what happened.
+"""
+
+from warmer.queues import CONNECT_QUEUE as _CONNECT_QUEUE
+from warmer.queues import is_amqp as _is_amqp
+from warmer.queues import kombu_queues as _kombu_queues
+from warmer.queues import message_priority as _priority
+from warmer.settings import get_settings as _get_settings
+
+# Names without a leading underscore are Celery settings: `from ... import *` takes them all.
+_settings = _get_settings()
+
+broker_url = _settings.broker_url
+broker_connection_retry_on_startup = True
+broker_connection_max_retries = None  # keep reconnecting through a broker outage
+broker_transport_options = {
+    "visibility_timeout": max(3600, int(_settings.worker.job_timeout_secs * 2)),
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 10,
+}
+
+task_queues = _kombu_queues(broker_url)
+task_default_queue = _CONNECT_QUEUE
+task_default_priority = _priority(1, broker_url)
+# `celery call` has no --priority: the route gives warmer.full_warming its queue and priority.
+task_routes = {
+    "warmer.full_warming": {"queue": _CONNECT_QUEUE, "priority": _priority(1, broker_url)},
+    "warmer.generate_artifact": {"queue": _CONNECT_QUEUE},
+}
+task_acks_late = True
+task_reject_on_worker_lost = False  # the stale-job reaper brings a dead worker's job back, once
+task_ignore_result = True
+task_soft_time_limit = _settings.worker.job_timeout_secs
+task_time_limit = _settings.worker.job_timeout_secs + 30
+task_serializer = "json"
+accept_content = ["json"]
+
+worker_concurrency = _settings.worker.concurrency
+worker_prefetch_multiplier = 1
+worker_disable_prefetch = not _is_amqp(broker_url)  # Redis: fetch only when a process is free
+worker_cancel_long_running_tasks_on_connection_loss = False  # the ledger makes reruns no-ops
+worker_hijack_root_logger = True
+worker_log_format = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+worker_task_log_format = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+worker_send_task_events = True  # Flower (the console) shows tasks live
+task_send_sent_event = True

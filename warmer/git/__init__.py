@@ -1,0 +1,1 @@
+"""Git access: repository mirrors, and snapshots read from git objects at a commit."""

@@ -1,0 +1,122 @@
+"""Bare mirrors of connected repositories, kept by the real git binary.
+
+Workers read artifacts from their own mirror, never from a working tree that
+may be dirty; a mirror that lacks a commit is fetched before giving up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from dulwich.repo import Repo
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
+_SHA = re.compile(r"^[0-9a-f]{4,64}$")
+
+
+class GitError(RuntimeError):
+    """A repository could not be mirrored, fetched or read; the message says why."""
+
+
+def _git(*args: str, cwd: Path | None = None, timeout: float = 900) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"},
+        )
+    except FileNotFoundError as exc:
+        raise GitError("the git binary is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {detail[-1] if detail else f'exit {done.returncode}'}")
+    return done.stdout
+
+
+def validate_branch(name: str) -> str:
+    """Refuse branch names git itself would refuse (odd characters, '..', '@{', ...)."""
+    if not name or len(name) > 255 or any(ord(ch) < 32 for ch in name):
+        raise GitError(f"invalid branch name {name!r}")
+    try:
+        _git("check-ref-format", "--branch", name, timeout=10)
+    except GitError as exc:
+        raise GitError(f"invalid branch name {name!r}") from exc
+    return name
+
+
+def normalize_source(source: str) -> str:
+    """A clone URL as given, or a local path made absolute; anything else is refused."""
+    if _URL.match(source):
+        return source
+    path = Path(source).expanduser().resolve()
+    if not path.exists():
+        raise GitError(f"{source}: no such directory, and not a git URL")
+    if not (path / ".git").exists() and not (path / "HEAD").exists():
+        raise GitError(f"{source}: not a git repository")
+    return str(path)
+
+
+def mirror_path(data_dir: Path, name: str, source: str) -> Path:
+    """Where this host keeps its mirror of a repository: the same on every worker."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    return data_dir / "mirrors" / f"{_SAFE_NAME.sub('_', name)[:80]}-{digest}.git"
+
+
+def ensure_mirror(source: str, path: Path) -> Path:
+    """Clone `source` as a bare mirror at `path` unless it is already there."""
+    if (path / "HEAD").exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    if partial.exists():  # left by a clone that was interrupted
+        shutil.rmtree(partial)
+    _git("clone", "--mirror", "--quiet", source, str(partial))
+    partial.rename(path)  # atomic: a half-cloned mirror is never mistaken for a whole one
+    return path
+
+
+def fetch(path: Path) -> None:
+    _git("fetch", "--prune", "--quiet", "origin", cwd=path)
+
+
+def default_branch(path: Path) -> str:
+    """The branch HEAD names in the mirror (the source's default branch)."""
+    head = Repo(str(path)).refs.get_symrefs().get(b"HEAD")
+    if not head or not head.startswith(b"refs/heads/"):
+        raise GitError(f"{path}: cannot tell the default branch; pass --branch")
+    return head[len(b"refs/heads/") :].decode()
+
+
+def resolve_branch(path: Path, branch: str) -> str:
+    """The commit sha the branch points at in the mirror."""
+    repo = Repo(str(path))
+    sha = repo.refs.as_dict().get(f"refs/heads/{branch}".encode())
+    if sha is None:
+        known = sorted(ref.decode() for ref in repo.refs.keys(base=b"refs/heads/"))
+        raise GitError(
+            f"branch {branch!r} not found" + (f" (branches: {', '.join(known[:10])})" if known else "")
+        )
+    return sha.decode()
+
+
+def resolve_commit(path: Path, rev: str) -> str:
+    """A full commit sha for `rev` (a sha or sha prefix), fetching once if it is unknown."""
+    if not _SHA.match(rev):
+        raise GitError(f"{rev!r} is not a commit sha")
+    for attempt in range(2):
+        try:
+            return _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=path, timeout=30).strip()
+        except GitError:
+            if attempt == 0:
+                fetch(path)
+    raise GitError(f"commit {rev} is not in the repository")

@@ -1,0 +1,222 @@
+"""The ledger's tables. States and triggers are str Enums mirroring Postgres enums."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from warmer.ledger.db import UTCDateTime, utcnow
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; Postgres gets a bigint identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class JobStatus(enum.StrEnum):
+    """A job's lifecycle state; each says who moves it on."""
+
+    QUEUED = "queued"  # a worker claims it (or the poller re-publishes its message)
+    CLAIMED = "claimed"  # the claiming worker starts it; the reaper reclaims it if that worker dies
+    RUNNING = "running"  # the worker completes or fails it; the reaper reclaims it on a stale heartbeat
+    COMPLETED = "completed"  # terminal, kept for audit
+    FAILED = "failed"  # terminal until a person re-queues it (never automatic)
+
+    @classmethod
+    def active(cls) -> tuple[JobStatus, ...]:
+        return (cls.QUEUED, cls.CLAIMED, cls.RUNNING)
+
+
+class Trigger(enum.StrEnum):
+    """What caused a job; decides its queue and priority (commit > connect > miss)."""
+
+    COMMIT = "commit"
+    CONNECT = "connect"
+    MANUAL = "manual"  # a person asked for a full warming: connect's queue and priority
+    MISS = "miss"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(Text)  # clone URL or local path
+    branch: Mapped[str] = mapped_column(String(255))  # the tracked branch
+    connected: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    branch: Mapped[str] = mapped_column(String(255))
+    commit: Mapped[str] = mapped_column(String(64))
+    artifact_type: Mapped[str] = mapped_column(String(100))
+    # None = the whole repository; otherwise the paths the generator should redo.
+    scope: Mapped[list[str] | None] = mapped_column(Json)
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    trigger: Mapped[Trigger] = mapped_column(_enum(Trigger, "job_trigger"))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"))
+    # attempts: times a worker claimed it. failures: generator errors.
+    # reclaims: times a worker died holding it. The last two are capped apart.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    reclaims: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    # Not published before this time (retry backoff, debounce); kept here, not in broker ETAs.
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    # NULL means no message is known to be on the broker: the poller publishes one.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_jobs_status_available", "status", "available_at"),
+        Index("ix_jobs_repo", "repo_id", "artifact_type"),
+        Index("ix_jobs_worker", "worker_id"),
+        Index("ix_jobs_finished", "finished_at"),
+        # One active job per (repo, branch, commit, artifact, scope): duplicates collapse.
+        Index(
+            "ux_jobs_active_dedupe",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'claimed', 'running')"),
+            sqlite_where=text("status IN ('queued', 'claimed', 'running')"),
+        ),
+    )
+
+
+class JobEvent(Base):
+    """Append-only: one row per transition. Audit trail and phase timings come from here."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    from_status: Mapped[JobStatus | None] = mapped_column(_enum(JobStatus, "job_status"))
+    to_status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"))
+    actor: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_job_events_actor", "actor", "to_status"),)
+
+
+class WarmerInstance(Base):
+    """One row per worker start (a fresh id each time, never the hostname)."""
+
+    __tablename__ = "warmer_instances"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CacheEntry(Base):
+    """Content-addressed artifact content: the key hashes every true input."""
+
+    __tablename__ = "cache_entries"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    artifact_type: Mapped[str] = mapped_column(String(100))
+    generator_version: Mapped[str] = mapped_column(String(50))
+    source_hash: Mapped[str] = mapped_column(String(64))  # git tree/blob id it was built from
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class CacheRef(Base):
+    """Which entry a repository's branch currently serves, apart from the content itself."""
+
+    __tablename__ = "cache_refs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    branch: Mapped[str] = mapped_column(String(255))
+    artifact_type: Mapped[str] = mapped_column(String(100))
+    path: Mapped[str] = mapped_column(Text, default="")  # "" = the whole repository
+    commit: Mapped[str] = mapped_column(String(64))
+    entry_key: Mapped[str] = mapped_column(ForeignKey("cache_entries.key"))
+    job_id: Mapped[int | None] = mapped_column(BigId)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+    __table_args__ = (UniqueConstraint("repo_id", "branch", "artifact_type", "path", name="ux_cache_refs"),)
+
+
+class BlobExtract(Base):
+    """Per-file results keyed by blob id: unchanged or shared content is never recomputed."""
+
+    __tablename__ = "blob_extracts"
+
+    artifact_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    generator_version: Mapped[str] = mapped_column(String(50), primary_key=True)
+    blob_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class CacheLookup(Base):
+    """Every agent lookup, hit or miss: miss counting and hit-rate analytics read this."""
+
+    __tablename__ = "cache_lookups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    repo_name: Mapped[str] = mapped_column(String(200))
+    artifact_type: Mapped[str] = mapped_column(String(100))
+    path: Mapped[str] = mapped_column(Text, default="")
+    task_type: Mapped[str] = mapped_column(String(100))
+    hit: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+    __table_args__ = (Index("ix_cache_lookups_pattern", "task_type", "repo_id", "artifact_type", "at"),)
+
+
+class ClusterState(Base):
+    """Small shared facts between workers, e.g. the broker server id last seen."""
+
+    __tablename__ = "cluster_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())

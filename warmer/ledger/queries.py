@@ -1,0 +1,200 @@
+"""Read-only views of the ledger: job JSON, per-phase timings, the queue overview, instances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from warmer.ledger.models import Job, JobEvent, JobStatus, Repository, WarmerInstance
+
+JOB_FIELDS = (
+    "id", "repo", "branch", "commit", "artifact_type", "scope", "trigger", "priority", "status",
+    "attempts", "worker_id", "error", "queued_at", "claimed_at", "started_at", "heartbeat_at",
+    "finished_at",
+)  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_json(job: Job, repo_name: str) -> dict[str, Any]:
+    """The public job contract (see DESIGN.md), plus failure and reclaim counts."""
+    return {
+        "id": job.id,
+        "repo": repo_name,
+        "branch": job.branch,
+        "commit": job.commit,
+        "artifact_type": job.artifact_type,
+        "scope": job.scope,
+        "trigger": job.trigger.value,
+        "priority": job.priority,
+        "status": job.status.value,
+        "attempts": job.attempts,
+        "worker_id": job.worker_id,
+        "error": job.error,
+        "queued_at": _iso(job.queued_at),
+        "claimed_at": _iso(job.claimed_at),
+        "started_at": _iso(job.started_at),
+        "heartbeat_at": _iso(job.heartbeat_at),
+        "finished_at": _iso(job.finished_at),
+        "failures": job.failures,
+        "reclaims": job.reclaims,
+    }
+
+
+def list_jobs(
+    session: Session,
+    *,
+    status: JobStatus | None = None,
+    repo_id: int | None = None,
+    artifact_type: str | None = None,
+    trigger: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    query = select(Job, Repository.name).join(Repository, Repository.id == Job.repo_id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if repo_id is not None:
+        query = query.where(Job.repo_id == repo_id)
+    if artifact_type is not None:
+        query = query.where(Job.artifact_type == artifact_type)
+    if trigger is not None:
+        query = query.where(Job.trigger == trigger)
+    rows = session.execute(query.order_by(Job.id.desc()).limit(limit)).all()
+    return [job_json(job, name) for job, name in rows]
+
+
+def events(session: Session, job_id: int) -> list[JobEvent]:
+    return list(
+        session.execute(
+            select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.at, JobEvent.id)
+        ).scalars()
+    )
+
+
+def phase_seconds(history: list[JobEvent], now: datetime) -> dict[str, float]:
+    """Time spent in each lifecycle state, summed over retries; the current state runs to `now`."""
+    spent = {status.value: 0.0 for status in JobStatus.active()}
+    for event, following in zip(history, [*history[1:], None], strict=True):
+        state = event.to_status
+        if state in JobStatus.active():
+            end = following.at if following is not None else now
+            spent[state.value] += max((end - event.at).total_seconds(), 0.0)
+    return spent
+
+
+def job_detail(session: Session, job_id: int, now: datetime) -> dict[str, Any] | None:
+    row = session.execute(
+        select(Job, Repository.name).join(Repository, Repository.id == Job.repo_id).where(Job.id == job_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    job, name = row
+    history = events(session, job_id)
+    detail = job_json(job, name)
+    detail["phases_seconds"] = phase_seconds(history, now)
+    detail["events"] = [
+        {
+            "at": _iso(e.at),
+            "from": e.from_status.value if e.from_status else None,
+            "to": e.to_status.value,
+            "actor": e.actor,
+            "attempt": e.attempt,
+            "detail": e.detail,
+        }
+        for e in history
+    ]
+    return detail
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    active_jobs: int
+    jobs_processed: int
+    stale: bool
+
+    def as_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        for key in ("started_at", "heartbeat_at", "stopped_at"):
+            data[key] = _iso(data[key])
+        data["utilization"] = round(self.active_jobs / self.concurrency, 3) if self.concurrency else 0.0
+        return data
+
+
+def instances(
+    session: Session, now: datetime, stale_after_secs: float, include_stopped: bool = False
+) -> list[InstanceView]:
+    """Worker instances with figures derived from the jobs and events they own."""
+    query = select(WarmerInstance).order_by(WarmerInstance.started_at.desc())
+    if not include_stopped:
+        query = query.where(WarmerInstance.stopped_at.is_(None))
+    rows = list(session.execute(query).scalars())
+    ids = [row.id for row in rows]
+    active = dict(
+        session.execute(
+            select(Job.worker_id, func.count())
+            .where(Job.worker_id.in_(ids), Job.status.in_([JobStatus.CLAIMED, JobStatus.RUNNING]))
+            .group_by(Job.worker_id)
+        ).all()
+    )
+    processed = dict(
+        session.execute(
+            select(JobEvent.actor, func.count())
+            .where(JobEvent.actor.in_(ids), JobEvent.to_status.in_([JobStatus.COMPLETED, JobStatus.FAILED]))
+            .group_by(JobEvent.actor)
+        ).all()
+    )
+    cutoff = now - timedelta(seconds=stale_after_secs)
+    return [
+        InstanceView(
+            id=row.id,
+            hostname=row.hostname,
+            pid=row.pid,
+            concurrency=row.concurrency,
+            started_at=row.started_at,
+            heartbeat_at=row.heartbeat_at,
+            stopped_at=row.stopped_at,
+            active_jobs=active.get(row.id, 0),
+            jobs_processed=processed.get(row.id, 0),
+            stale=row.stopped_at is None and row.heartbeat_at < cutoff,
+        )
+        for row in rows
+    ]
+
+
+def overview(session: Session, now: datetime, stale_after_secs: float) -> dict[str, Any]:
+    """The console's queue overview: queued, in progress, completed and failed in the last 24h."""
+    since = now - timedelta(hours=24)
+    by_status = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+    finished = dict(
+        session.execute(
+            select(Job.status, func.count())
+            .where(Job.finished_at >= since, Job.status.in_([JobStatus.COMPLETED, JobStatus.FAILED]))
+            .group_by(Job.status)
+        ).all()
+    )
+    queued_by_trigger = dict(
+        session.execute(
+            select(Job.trigger, func.count()).where(Job.status == JobStatus.QUEUED).group_by(Job.trigger)
+        ).all()
+    )
+    return {
+        "total_queued": by_status.get(JobStatus.QUEUED, 0),
+        "in_progress": by_status.get(JobStatus.CLAIMED, 0) + by_status.get(JobStatus.RUNNING, 0),
+        "completed_24h": finished.get(JobStatus.COMPLETED, 0),
+        "failed_24h": finished.get(JobStatus.FAILED, 0),
+        "queued_by_trigger": {trigger.value: count for trigger, count in queued_by_trigger.items()},
+        "instances": [view.as_json() for view in instances(session, now, stale_after_secs)],
+    }

@@ -1,0 +1,366 @@
+"""Every job state change, each a named UPDATE guarded by the current state.
+
+No blind updates: a transition names the state (and, after a claim, the claim
+token) it expects, and reports whether the row was still in it. A worker whose
+job was reclaimed behind its back therefore cannot complete or fail it: its
+late UPDATE matches no row. Each transition appends a row to job_events in
+the same transaction; the audit trail and phase timings come from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from warmer.ledger.db import utcnow
+from warmer.ledger.models import Job, JobEvent, JobStatus, Trigger
+from warmer.queues import priority_for
+
+_ACTIVE = [s.value for s in JobStatus.active()]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a trigger asks for: one artifact of one repository at one commit."""
+
+    repo_id: int
+    branch: str
+    commit: str
+    artifact_type: str
+    trigger: Trigger
+    scope: tuple[str, ...] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    available_at: datetime | None = None
+
+    def dedupe_key(self) -> str:
+        """Identical work has one key; the ledger keeps one active job per key."""
+        scope = sorted(self.scope) if self.scope is not None else None
+        raw = json.dumps(
+            [self.repo_id, self.branch, self.commit, self.artifact_type, scope, self.params],
+            sort_keys=True,
+        )
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Proof that one worker owns one job; every later transition presents it."""
+
+    job_id: int
+    token: str
+    worker_id: str
+    attempt: int
+    artifact_type: str
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job_id: int
+    created: bool  # False: an identical job was already active, nothing was added
+    trigger: Trigger
+    priority: int
+
+
+class TransitionRefused(Exception):
+    """A person asked for a transition the job's current state does not allow."""
+
+
+def _event(
+    session: Session,
+    job_id: int,
+    from_status: JobStatus | None,
+    to_status: JobStatus,
+    actor: str,
+    attempt: int = 0,
+    detail: str | None = None,
+) -> None:
+    session.execute(
+        insert(JobEvent).values(
+            job_id=job_id,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            attempt=attempt,
+            detail=detail,
+        )
+    )
+
+
+def enqueue(session: Session, spec: JobSpec, actor: str) -> Enqueued:
+    """Add a queued job, unless an identical one is already queued, claimed or running."""
+    priority = priority_for(spec.trigger)
+    values: dict[str, Any] = dict(
+        repo_id=spec.repo_id,
+        branch=spec.branch,
+        commit=spec.commit,
+        artifact_type=spec.artifact_type,
+        scope=list(spec.scope) if spec.scope is not None else None,
+        params=spec.params,
+        trigger=spec.trigger,
+        priority=priority,
+        status=JobStatus.QUEUED,
+        attempts=0,
+        failures=0,
+        reclaims=0,
+        dedupe_key=spec.dedupe_key(),
+    )
+    if spec.available_at is not None:
+        values["available_at"] = spec.available_at
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    where = Job.status.in_(JobStatus.active())
+    statement = (
+        builder(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=where)
+        .returning(Job.id)
+    )
+    job_id = session.execute(statement).scalar_one_or_none()
+    if job_id is None:
+        existing = session.execute(
+            select(Job.id, Job.trigger, Job.priority).where(Job.dedupe_key == values["dedupe_key"], where)
+        ).one_or_none()
+        if existing is not None:
+            return Enqueued(existing.id, False, existing.trigger, existing.priority)
+        # The active twin finished between our insert and our select: try once more.
+        return enqueue(session, spec, actor)
+    _event(session, job_id, None, JobStatus.QUEUED, actor, detail=f"trigger={spec.trigger.value}")
+    return Enqueued(job_id, True, spec.trigger, priority)
+
+
+def claim(session: Session, job_id: int, worker_id: str) -> Claim | None:
+    """queued → claimed for `worker_id`, or None if someone else has it or it is not due.
+
+    Compare-and-set: of two deliveries of the same message, exactly one UPDATE
+    finds the row still queued.
+    """
+    token = str(uuid.uuid4())
+    row = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.available_at <= utcnow())
+        .values(
+            status=JobStatus.CLAIMED,
+            worker_id=worker_id,
+            claim_token=token,
+            claimed_at=utcnow(),
+            heartbeat_at=utcnow(),
+            attempts=Job.attempts + 1,
+        )
+        .returning(Job.attempts, Job.artifact_type)
+    ).one_or_none()
+    if row is None:
+        return None
+    _event(session, job_id, JobStatus.QUEUED, JobStatus.CLAIMED, worker_id, row.attempts)
+    return Claim(job_id, token, worker_id, row.attempts, row.artifact_type)
+
+
+def _owned(claim_: Claim, *statuses: JobStatus) -> Any:
+    return (Job.id == claim_.job_id) & (Job.claim_token == claim_.token) & Job.status.in_(statuses)
+
+
+def mark_running(session: Session, claim_: Claim) -> bool:
+    """claimed → running; False if the claim was lost meanwhile."""
+    done = session.execute(
+        update(Job)
+        .where(_owned(claim_, JobStatus.CLAIMED))
+        .values(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())
+    ).rowcount
+    if done:
+        _event(session, claim_.job_id, JobStatus.CLAIMED, JobStatus.RUNNING, claim_.worker_id, claim_.attempt)
+    return bool(done)
+
+
+def heartbeat(session: Session, claim_: Claim) -> bool:
+    """Stamp the job as alive; False tells the worker it no longer owns the job."""
+    return bool(
+        session.execute(
+            update(Job)
+            .where(_owned(claim_, JobStatus.CLAIMED, JobStatus.RUNNING))
+            .values(heartbeat_at=utcnow())
+        ).rowcount
+    )
+
+
+def mark_completed(session: Session, claim_: Claim) -> bool:
+    """running → completed; False (and nothing written) if the claim was lost."""
+    done = session.execute(
+        update(Job)
+        .where(_owned(claim_, JobStatus.RUNNING))
+        .values(status=JobStatus.COMPLETED, finished_at=utcnow(), error=None, claim_token=None)
+    ).rowcount
+    if done:
+        _event(
+            session, claim_.job_id, JobStatus.RUNNING, JobStatus.COMPLETED, claim_.worker_id, claim_.attempt
+        )
+    return bool(done)
+
+
+def _retry_at(now: datetime, backoff_secs: float, failures: int) -> datetime:
+    return now + timedelta(seconds=min(backoff_secs * (2 ** max(failures - 1, 0)), 3600))
+
+
+def record_failure(
+    session: Session,
+    claim_: Claim,
+    error: str,
+    *,
+    max_retries: int,
+    backoff_secs: float,
+    now: datetime,
+    permanent: bool = False,
+) -> JobStatus | None:
+    """A generator error: back to queued with backoff while retries remain, else failed.
+
+    `max_retries` is the number of re-runs after the first failure. A permanent
+    error (e.g. no generator for the type) fails at once: retrying cannot help.
+    Returns the new state, or None if the claim was lost.
+    """
+    job = session.execute(
+        select(Job.failures, Job.status).where(_owned(claim_, JobStatus.CLAIMED, JobStatus.RUNNING))
+    ).one_or_none()
+    if job is None:
+        return None
+    failures = job.failures + 1
+    give_up = permanent or failures > max_retries
+    values: dict[str, Any] = dict(failures=failures, error=error, claim_token=None)
+    if give_up:
+        values.update(status=JobStatus.FAILED, finished_at=utcnow())
+    else:
+        values.update(
+            status=JobStatus.QUEUED,
+            worker_id=None,
+            published_at=None,
+            available_at=_retry_at(now, backoff_secs, failures),
+        )
+    done = session.execute(
+        update(Job).where(_owned(claim_, JobStatus.CLAIMED, JobStatus.RUNNING)).values(**values)
+    ).rowcount
+    if not done:
+        return None
+    new = values["status"]
+    label = "failed permanently" if permanent else f"failure {failures}/{max_retries + 1}"
+    _event(session, claim_.job_id, job.status, new, claim_.worker_id, claim_.attempt, f"{label}: {error}")
+    return new
+
+
+def reclaim(
+    session: Session,
+    job_id: int,
+    seen_token: str,
+    reason: str,
+    *,
+    max_retries: int,
+    actor: str,
+) -> JobStatus | None:
+    """A dead or silent worker's job: back to queued, or failed past MAX_RETRIES reclaims.
+
+    Guarded by the token the reaper saw: if the worker completed it (or another
+    reaper reclaimed it) in the meantime, nothing changes and None is returned.
+    """
+    job = session.execute(
+        select(Job.reclaims, Job.status, Job.attempts).where(
+            Job.id == job_id,
+            Job.claim_token == seen_token,
+            Job.status.in_([JobStatus.CLAIMED, JobStatus.RUNNING]),
+        )
+    ).one_or_none()
+    if job is None:
+        return None
+    reclaims = job.reclaims + 1
+    values: dict[str, Any] = dict(reclaims=reclaims, claim_token=None, error=reason)
+    if reclaims > max_retries:
+        values.update(status=JobStatus.FAILED, finished_at=utcnow())
+    else:
+        values.update(status=JobStatus.QUEUED, worker_id=None, published_at=None, available_at=utcnow())
+    done = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.claim_token == seen_token, Job.status == job.status)
+        .values(**values)
+    ).rowcount
+    if not done:
+        return None
+    new = values["status"]
+    _event(session, job_id, job.status, new, actor, job.attempts, f"reclaim {reclaims}: {reason}")
+    return new
+
+
+def requeue(session: Session, job_id: int, actor: str) -> None:
+    """failed → queued by a person's decision, with a fresh allowance of retries."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise TransitionRefused(f"job {job_id} does not exist")
+    if job.status != JobStatus.FAILED:
+        raise TransitionRefused(f"job {job_id} is {job.status.value}; only failed jobs can be re-queued")
+    twin = session.execute(
+        select(Job.id).where(Job.dedupe_key == job.dedupe_key, Job.status.in_(JobStatus.active()))
+    ).scalar_one_or_none()
+    if twin is not None:
+        raise TransitionRefused(f"job {job_id} is already being redone as job {twin}")
+    done = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.FAILED)
+        .values(
+            status=JobStatus.QUEUED,
+            failures=0,
+            reclaims=0,
+            error=None,
+            worker_id=None,
+            claim_token=None,
+            published_at=None,
+            available_at=utcnow(),
+            queued_at=utcnow(),
+            claimed_at=None,
+            started_at=None,
+            heartbeat_at=None,
+            finished_at=None,
+        )
+    ).rowcount
+    if not done:
+        raise TransitionRefused(f"job {job_id} changed state meanwhile; try again")
+    _event(session, job_id, JobStatus.FAILED, JobStatus.QUEUED, actor, job.attempts, "re-queued by hand")
+
+
+def mark_published(session: Session, job_ids: Sequence[int]) -> None:
+    """Note that a message for these still-queued jobs is on the broker."""
+    if job_ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.status == JobStatus.QUEUED)
+            .values(published_at=utcnow())
+        )
+
+
+def forget_published(session: Session) -> int:
+    """The broker lost its messages (e.g. Redis restarted empty): every queued job needs a new one."""
+    return session.execute(
+        update(Job)
+        .where(Job.status == JobStatus.QUEUED, Job.published_at.is_not(None))
+        .values(published_at=None)
+    ).rowcount
+
+
+def due_unpublished(session: Session, limit: int = 500) -> list[tuple[int, Trigger, int]]:
+    """Queued jobs that are due and have no message on the broker, highest priority first."""
+    rows = session.execute(
+        select(Job.id, Job.trigger, Job.priority)
+        .where(Job.status == JobStatus.QUEUED, Job.published_at.is_(None), Job.available_at <= utcnow())
+        .order_by(Job.available_at, Job.id)
+        .limit(limit)
+    ).all()
+    return [(row.id, row.trigger, row.priority) for row in rows]
+
+
+def count_by_status(session: Session) -> dict[JobStatus, int]:
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    counts = {status: 0 for status in JobStatus}
+    counts.update({row[0]: row[1] for row in rows})
+    return counts

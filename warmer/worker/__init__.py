@@ -1,0 +1,1 @@
+"""Running jobs: the runner, per-job heartbeats, and the worker's own components."""

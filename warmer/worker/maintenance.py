@@ -1,0 +1,90 @@
+"""The worker's periodic duties, on their own thread so a slow database never stalls consumption.
+
+Every POLL_INTERVAL_SECS: heartbeat this instance (every HEARTBEAT_SECS), and,
+if this instance holds the leader lock, reap stale jobs, notice a broker that
+lost its messages, publish due jobs that have no message (retries after their
+backoff, jobs enqueued while the broker was down), and mark silent instances
+stopped. One leader at a time, elected by a Postgres advisory lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from celery import Celery
+
+from warmer import publisher
+from warmer.broker import BrokerProbe
+from warmer.ledger.db import Database
+from warmer.ledger.locks import LEADER_KEY, SessionLock
+from warmer.settings import WorkerSettings
+from warmer.worker import instances
+from warmer.worker.reaper import StaleJobReaper
+
+log = logging.getLogger("worker_cache_warmer")
+
+
+class Maintenance:
+    def __init__(self, app: Celery, db: Database, settings: WorkerSettings, instance_id: str) -> None:
+        self.app = app
+        self.db = db
+        self.settings = settings
+        self.instance_id = instance_id
+        self.leader = SessionLock(db.engine, LEADER_KEY)
+        self.is_leader = False
+        self.reaper = StaleJobReaper(
+            db,
+            heartbeat_secs=settings.heartbeat_secs,
+            stale_threshold_secs=settings.stale_threshold_secs,
+            max_retries=settings.max_retries,
+            actor=f"reaper:{instance_id}",
+        )
+        self.probe = BrokerProbe(app.conf.broker_url)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="warmer-maintenance", daemon=True)
+        self._last_beat = 0.0
+
+    def start(self) -> Maintenance:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.leader.release()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception as exc:  # an outage: report it and try again next interval
+                log.warning("maintenance tick failed: %s", str(exc).splitlines()[0] if str(exc) else exc)
+                self._drop_leadership()
+            self._stop.wait(self.settings.poll_interval_secs)
+
+    def tick(self) -> None:
+        if time.monotonic() - self._last_beat >= self.settings.heartbeat_secs:
+            instances.beat(self.db, self.instance_id)
+            self._last_beat = time.monotonic()
+        if not self._lead():
+            return
+        now = self.db.now()
+        self.reaper.run_once(now)
+        publisher.reconcile_broker_epoch(self.db, self.probe)
+        published = publisher.publish_due(self.app, self.db)
+        if published:
+            log.info("published %d due jobs", published)
+        instances.prune_dead(self.db, now, self.settings.stale_threshold_secs)
+
+    def _lead(self) -> bool:
+        held = self.leader.held() if self.is_leader else self.leader.acquire()
+        if held != self.is_leader:
+            log.info("%s leadership of warmer maintenance", "took" if held else "lost")
+        self.is_leader = held
+        return held
+
+    def _drop_leadership(self) -> None:
+        self.leader.release()
+        self.is_leader = False
