@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from warmer.ledger.db import normalize_database_url
+
 ENV_PREFIX = "KEEPTRUSTS_CACHE_WARMER_"
 DEFAULT_CONFIG_PATH = Path("config/engineering_cache.yaml")
 DEFAULT_BROKER_URL = "redis://localhost:6379/0"
@@ -138,13 +140,8 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "warmer"
 
 
-def normalize_database_url(url: str) -> str:
-    """Accept the seed's `postgres://` spelling, which SQLAlchemy 2 refuses."""
-    if url.startswith("postgres://"):
-        return "postgresql+psycopg2://" + url[len("postgres://") :]
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg2://" + url[len("postgresql://") :]
-    return url
+def _sentence(message: str) -> str:
+    return message[:1].lower() + message[1:]
 
 
 def _describe(error: ValidationError, source: str) -> str:
@@ -155,7 +152,7 @@ def _describe(error: ValidationError, source: str) -> str:
             lines.append(f"{key}: unknown key")
         else:
             got = item.get("input")
-            lines.append(f"{key}: {item['msg'].lower()} (got {got!r})")
+            lines.append(f"{key}: {_sentence(item['msg'])} (got {got!r})")
     return "; ".join(lines)
 
 
@@ -194,7 +191,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         field_to_env = {field: ENV_PREFIX + suffix for suffix, field in _WORKER_ENV_KEYS.items()}
         for item in exc.errors():
             name = field_to_env.get(str(item["loc"][0]), str(item["loc"][0]))
-            parts.append(f"{name}: {item['msg'].lower()} (got {item.get('input')!r})")
+            parts.append(f"{name}: {_sentence(item['msg'])} (got {item.get('input')!r})")
         raise SettingsError("; ".join(parts)) from exc
 
     data_dir = default_data_dir(env)

@@ -38,7 +38,10 @@ def _load() -> dict[str, type[ArtifactGenerator]]:
             continue
         found[ep.name] = cls
     for module in filter(None, (m.strip() for m in os.environ.get("WARMER_ARTIFACT_MODULES", "").split(","))):
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception:  # a misconfigured extra must not take the built-in types down
+            log.exception("cannot import WARMER_ARTIFACT_MODULES entry %r", module)
     return found
 
 

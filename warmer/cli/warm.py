@@ -7,6 +7,7 @@ worker, so `warmer jobs`, `warmer job ID` and `warmer get` work afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -74,6 +75,8 @@ def warm(path: str, name: str | None, branch: str | None) -> None:
     """Connect a local repository and run all its connect jobs in this process."""
     ctx = open_ledger()
     console = Console(stderr=True)
+    # The progress bar and the summary table tell the story; per-job log lines would repeat it.
+    logging.getLogger("worker_cache_warmer").setLevel(logging.CRITICAL)
     result = connect(ctx.db, ctx.settings, path, name=name, branch=branch)
     planned = result.planned
     if planned is None:  # already connected: warm it again at the current head

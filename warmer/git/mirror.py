@@ -7,9 +7,11 @@ may be dirty; a mirror that lacks a commit is fetched before giving up.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 from dulwich.repo import Repo
@@ -73,15 +75,24 @@ def mirror_path(data_dir: Path, name: str, source: str) -> Path:
 
 
 def ensure_mirror(source: str, path: Path) -> Path:
-    """Clone `source` as a bare mirror at `path` unless it is already there."""
+    """Clone `source` as a bare mirror at `path` unless it is already there.
+
+    Several workers on one host may race here: each clones into its own
+    temporary folder and renames it into place; the losers discard theirs.
+    """
     if (path / "HEAD").exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    if partial.exists():  # left by a clone that was interrupted
-        shutil.rmtree(partial)
-    _git("clone", "--mirror", "--quiet", source, str(partial))
-    partial.rename(path)  # atomic: a half-cloned mirror is never mistaken for a whole one
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    try:
+        _git("clone", "--mirror", "--quiet", source, str(partial))
+        try:
+            partial.rename(path)  # atomic: a half-cloned mirror is never mistaken for a whole one
+        except OSError:
+            if not (path / "HEAD").exists():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return path
 
 

@@ -58,6 +58,14 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+def normalize_database_url(url: str) -> str:
+    """Accept the seed's `postgres://` spelling and pin the psycopg2 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings each backend needs to be a safe ledger."""
     if url.startswith("sqlite"):
@@ -95,6 +103,7 @@ class Database:
     """One engine and its session factory; cheap to pass around, one per process."""
 
     def __init__(self, url: str, **engine_options: Any) -> None:
+        url = normalize_database_url(url)
         self.url = url
         self.engine = make_engine(url, **engine_options)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
