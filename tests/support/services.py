@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psycopg2
 import redis
@@ -106,10 +108,8 @@ def start_redis() -> None:
 
 def stop_redis() -> None:
     client = redis.Redis.from_url(REDIS_TEST_URL)
-    try:
+    with contextlib.suppress(redis.ConnectionError):  # shutdown closes the connection under us
         client.shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass  # shutdown closes the connection under us
     wait_for(lambda: not redis_up(), 30, 0.2, "redis to stop")
 
 
@@ -123,12 +123,15 @@ def start_postgres() -> None:
     wait_for(postgres_up, 60, 0.2, "postgres to start")
 
 
+_STARTS = itertools.count(1)
+
+
 class Worker:
     """A real `celery -A warmer worker` in its own process group, so kill -9 takes its children too."""
 
     def __init__(self, name: str, env: dict[str, str], log_dir: Path, concurrency: int = 2) -> None:
         self.name = name
-        self.log_path = log_dir / f"worker-{name}.log"
+        self.log_path = log_dir / f"worker-{name}-{next(_STARTS)}.log"  # a restart gets a fresh log
         self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None

@@ -21,7 +21,11 @@ WARMER = str(Path(sys.executable).parent / "warmer")
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [WARMER, *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=120
+        [WARMER, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=120,
     )
 
 

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from celery import Task
+import logging
+import time
+
+from celery.exceptions import Reject
 
 from warmer import runtime
 from warmer.celery_app import app
 from warmer.worker.runner import JobRunner, LedgerUnavailable
 
+log = logging.getLogger("worker_cache_warmer")
 
-@app.task(name="warmer.generate_artifact", bind=True, max_retries=None)
-def generate_artifact(self: Task, job_id: int) -> str:
-    """Returns the outcome: completed, retrying, failed, skipped (duplicate) or lost."""
-    try:
-        report = JobRunner(runtime.database(), runtime.settings(), runtime.instance_id()).run(int(job_id))
-    except LedgerUnavailable as exc:
-        # Not claimed yet: keep the message alive instead of acking it into oblivion.
-        raise self.retry(countdown=runtime.settings().worker.poll_interval_secs, exc=exc) from exc
-    return report.outcome.value
+
+@app.task(name="warmer.generate_artifact")
+def generate_artifact(job_id: int) -> str:
+    """Returns the outcome: completed, retrying, failed, skipped (duplicate) or lost.
+
+    If the ledger is unreachable before the job is claimed, the message is held
+    in this process slot (still unacked, its priority intact) and the claim is
+    tried again; nothing can run without the ledger anyway. After the stale
+    threshold the message goes back to the broker rather than blocking forever.
+    """
+    settings = runtime.settings().worker
+    runner = JobRunner(runtime.database(), runtime.settings(), runtime.instance_id())
+    deadline = time.monotonic() + settings.stale_threshold_secs
+    warned = False
+    while True:
+        try:
+            return runner.run(int(job_id)).outcome.value
+        except LedgerUnavailable as exc:
+            if time.monotonic() > deadline:
+                raise Reject(f"ledger unavailable: {exc}", requeue=True) from exc
+            if not warned:
+                log.warning("ledger unavailable (%s); holding job_id=%s until it is back", exc, job_id)
+                warned = True
+            time.sleep(settings.poll_interval_secs)

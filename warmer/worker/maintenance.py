@@ -56,11 +56,17 @@ class Maintenance:
         self.leader.release()
 
     def _loop(self) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 self.tick()
-            except Exception as exc:  # an outage: report it and try again next interval
-                log.warning("maintenance tick failed: %s", str(exc).splitlines()[0] if str(exc) else exc)
+                if failing:
+                    log.info("maintenance recovered")
+                failing = False
+            except Exception as exc:  # an outage: say so once, try again every interval
+                if not failing:
+                    log.warning("maintenance paused: %s", str(exc).splitlines()[0] if str(exc) else exc)
+                failing = True
                 self._drop_leadership()
             self._stop.wait(self.settings.poll_interval_secs)
 

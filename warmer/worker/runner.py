@@ -96,6 +96,11 @@ class JobRunner:
             return self._fail(claim, error, permanent=False)
         except PermanentError as exc:
             return self._fail(claim, str(exc), permanent=True)
+        except DBAPIError as exc:
+            # The ledger went away mid-job: not the generator's fault. The job stays
+            # running with a dead lock; the reaper brings it back when the ledger returns.
+            log.warning("job_id=%s lost the ledger while running: %s", claim.job_id, str(exc).splitlines()[0])
+            return RunReport(claim.job_id, Outcome.LOST, str(exc))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
             return self._fail(claim, error, permanent=False)
@@ -154,6 +159,14 @@ class JobRunner:
         return path
 
     def _fail(self, claim: transitions.Claim, error: str, *, permanent: bool) -> RunReport:
+        try:
+            return self._record_failure(claim, error, permanent=permanent)
+        except DBAPIError as exc:
+            log.warning("job_id=%s failed and the ledger is away (%s); the reaper will retry it",
+                        claim.job_id, str(exc).splitlines()[0])  # fmt: skip
+            return RunReport(claim.job_id, Outcome.LOST, error)
+
+    def _record_failure(self, claim: transitions.Claim, error: str, *, permanent: bool) -> RunReport:
         with self.db.session() as session:
             status = transitions.record_failure(
                 session,

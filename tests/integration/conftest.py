@@ -1,0 +1,97 @@
+"""Integration fixtures: a migrated Postgres database, a clean Redis db, and real worker processes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from tests.support import services
+from tests.support.factories import add_repo
+from tests.support.gitrepo import git
+from warmer import publisher
+from warmer.ledger.db import Database
+from warmer.ledger.models import Repository, Trigger
+
+_HEALTH_PORTS = itertools.count(18181)
+
+# Fast clocks so crash recovery takes seconds, not minutes; the logic is the same.
+WORKER_ENV = {
+    "KEEPTRUSTS_CACHE_WARMER_HEARTBEAT_SECS": "1",
+    "KEEPTRUSTS_CACHE_WARMER_STALE_THRESHOLD_SECS": "20",
+    "KEEPTRUSTS_CACHE_WARMER_POLL_INTERVAL_SECS": "0.5",
+    "KEEPTRUSTS_CACHE_WARMER_RETRY_BACKOFF_SECS": "0.2",
+    "WARMER_ARTIFACT_MODULES": "tests.support.artifacts",
+}
+
+
+@pytest.fixture(autouse=True)
+def _services_up() -> None:
+    """Fail loudly, never skip: the promises tested here need the real services."""
+    assert services.postgres_up(), f"Postgres is not reachable; start it with: {services.PG_START}"
+    assert services.redis_up(), f"Redis is not reachable; start it with: {services.REDIS_START}"
+
+
+class Cluster:
+    """One test's world: its database, its broker db, its workers and a publisher."""
+
+    def __init__(self, db: Database, env: dict[str, str], log_dir: Path) -> None:
+        self.db = db
+        self.env = env
+        self.log_dir = log_dir
+        self.workers: list[services.Worker] = []
+        self.app = Celery("warmer-tests")
+        self.app.config_from_object("warmer.celery_defaults")
+        self.app.conf.broker_url = env["CELERY_BROKER_URL"]
+
+    def worker(self, name: str, concurrency: int = 2, wait: bool = True, **extra_env: str) -> services.Worker:
+        port = next(_HEALTH_PORTS)
+        env = {**self.env, "KEEPTRUSTS_CACHE_WARMER_HEALTH_PORT": str(port), **extra_env}
+        worker = services.Worker(name, env, self.log_dir, concurrency)
+        worker.health_port = port  # type: ignore[attr-defined]
+        self.workers.append(worker.start(wait=wait))
+        return worker
+
+    def publish(self, job_ids: list[int], trigger: Trigger = Trigger.CONNECT) -> None:
+        from warmer.queues import priority_for
+
+        publisher.publish(self.app, self.db, [(job_id, trigger, priority_for(trigger)) for job_id in job_ids])
+
+    def logs(self, tail: int | None = 4000) -> str:
+        return "\n".join(f"--- {w.name}\n{w.log()[-tail if tail else 0 :]}" for w in self.workers)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.db.dispose()
+
+
+@pytest.fixture
+def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    services.flush_redis()
+    env = {
+        **WORKER_ENV,
+        "DATABASE_URL": pg_url,
+        "CELERY_BROKER_URL": services.REDIS_TEST_URL,
+        "WARMER_DATA_DIR": str(tmp_path / "worker-data"),
+        "WARMER_CONFIG": str(tmp_path / "no-config.yaml"),
+    }
+    world = Cluster(Database(pg_url), env, tmp_path)
+    yield world
+    world.close()
+    services.flush_redis()
+
+
+@pytest.fixture
+def repo_in_ledger(cluster: Cluster, small_repo: Path) -> tuple[Repository, str]:
+    """A repository row whose source is a real local git repo, and its head commit."""
+    return add_repo(cluster.db, source=str(small_repo), name="small"), git(
+        small_repo, "rev-parse", "HEAD"
+    ).strip()
+
+
+def until(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> object:
+    return services.wait_for(predicate, timeout, 0.1, what)

@@ -1,0 +1,83 @@
+"""Strict priority across queues on Redis: commit > connect > miss, under a deep backlog."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.integration.conftest import Cluster, until
+from warmer.ledger import transitions
+from warmer.ledger.models import Job, JobStatus, Repository, Trigger
+
+pytestmark = pytest.mark.integration
+BACKLOG = 2000
+
+
+def _enqueue(cluster: Cluster, repo: Repository, head: str, trigger: Trigger, tags: range) -> list[int]:
+    with cluster.db.session() as session:
+        return [
+            transitions.enqueue(
+                session,
+                transitions.JobSpec(
+                    repo_id=repo.id, branch=repo.branch, commit=head, artifact_type="test_sleep",
+                    trigger=trigger, params={"seconds": 0.3, "tag": f"{trigger.value}-{tag}"},
+                ),
+                actor="test",
+            ).job_id
+            for tag in tags
+        ]  # fmt: skip
+
+
+def _claimed_between(cluster: Cluster, after: object, before: object, trigger: Trigger) -> int:
+    with cluster.db.session() as session:
+        return session.execute(
+            select(func.count()).where(
+                Job.trigger == trigger, Job.claimed_at > after, Job.claimed_at < before
+            )
+        ).scalar_one()
+
+
+def test_a_new_commit_job_is_the_next_job_started_despite_thousands_of_miss_jobs(
+    cluster: Cluster, repo_in_ledger: tuple[Repository, str]
+) -> None:
+    repo, head = repo_in_ledger
+    misses = _enqueue(cluster, repo, head, Trigger.MISS, range(BACKLOG))
+    cluster.publish(misses, Trigger.MISS)
+    cluster.worker("a", concurrency=2)
+
+    def busy() -> bool:
+        with cluster.db.session() as session:
+            done = session.execute(select(func.count()).where(Job.status == JobStatus.COMPLETED)).scalar_one()
+        return done >= 4  # the worker is in steady state, both processes busy
+
+    until(busy, 60, "the worker to chew into the backlog")
+    (connect_job,) = _enqueue(cluster, repo, head, Trigger.CONNECT, range(1))
+    (commit_job,) = _enqueue(cluster, repo, head, Trigger.COMMIT, range(1))
+    published_at = cluster.db.now()
+    cluster.publish([connect_job], Trigger.CONNECT)  # first published, but lower priority
+    cluster.publish([commit_job], Trigger.COMMIT)
+    until(lambda: _status(cluster, connect_job) == JobStatus.COMPLETED, 30, "the connect job to finish")
+    commit_row, connect_row = _row(cluster, commit_job), _row(cluster, connect_job)
+    assert commit_row.claimed_at is not None and connect_row.claimed_at is not None
+    # No miss job jumped the queue after the commit and connect jobs were published.
+    assert _claimed_between(cluster, published_at, commit_row.claimed_at, Trigger.MISS) == 0
+    assert _claimed_between(cluster, published_at, connect_row.claimed_at, Trigger.MISS) == 0
+    # The commit job, published last, started first.
+    assert commit_row.claimed_at <= connect_row.claimed_at
+    with cluster.db.session() as session:
+        waiting = session.execute(
+            select(func.count()).where(Job.trigger == Trigger.MISS, Job.status == JobStatus.QUEUED)
+        ).scalar_one()
+    assert waiting > BACKLOG - 100  # the backlog was really there while they overtook it
+
+
+def _row(cluster: Cluster, job_id: int) -> Job:
+    with cluster.db.session() as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def _status(cluster: Cluster, job_id: int) -> JobStatus:
+    return _row(cluster, job_id).status
