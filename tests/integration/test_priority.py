@@ -59,16 +59,40 @@ def test_a_new_commit_job_is_the_next_job_started_despite_thousands_of_miss_jobs
     until(lambda: _status(cluster, connect_job) == JobStatus.COMPLETED, 30, "the connect job to finish")
     commit_row, connect_row = _row(cluster, commit_job), _row(cluster, connect_job)
     assert commit_row.claimed_at is not None and connect_row.claimed_at is not None
-    # No miss job jumped the queue after the commit and connect jobs were published.
-    assert _claimed_between(cluster, published_at, commit_row.claimed_at, Trigger.MISS) == 0
-    assert _claimed_between(cluster, published_at, connect_row.claimed_at, Trigger.MISS) == 0
-    # The commit job, published last, started first.
-    assert commit_row.claimed_at <= connect_row.claimed_at
+    # No miss job jumped the queue once the commit and connect jobs were published. A message a
+    # process fetched just before the publish is claimed a few ms after it and cannot be taken
+    # back: at most one per process (2 here). Without strict priority it would be ~all 2,000.
+    assert _claimed_between(cluster, published_at, commit_row.claimed_at, Trigger.MISS) <= 2
+    assert _claimed_between(cluster, published_at, connect_row.claimed_at, Trigger.MISS) <= 2
     with cluster.db.session() as session:
         waiting = session.execute(
             select(func.count()).where(Job.trigger == Trigger.MISS, Job.status == JobStatus.QUEUED)
         ).scalar_one()
     assert waiting > BACKLOG - 100  # the backlog was really there while they overtook it
+
+
+def test_commit_then_connect_then_miss_whatever_the_publishing_order(
+    cluster: Cluster, repo_in_ledger: tuple[Repository, str]
+) -> None:
+    repo, head = repo_in_ledger
+    misses = _enqueue(cluster, repo, head, Trigger.MISS, range(20))
+    connects = _enqueue(cluster, repo, head, Trigger.CONNECT, range(3))
+    commits = _enqueue(cluster, repo, head, Trigger.COMMIT, range(3))
+    for ids, trigger in ((misses, Trigger.MISS), (connects, Trigger.CONNECT), (commits, Trigger.COMMIT)):
+        cluster.publish(ids, trigger)  # lowest priority first, highest last
+    cluster.worker("a", concurrency=1)
+    until(
+        lambda: all(_status(cluster, i) == JobStatus.COMPLETED for i in connects),
+        60,
+        "connect jobs to finish",
+    )
+    with cluster.db.session() as session:
+        order = (
+            session.execute(select(Job.trigger).where(Job.claimed_at.is_not(None)).order_by(Job.claimed_at))
+            .scalars()
+            .all()
+        )
+    assert order[:6] == [Trigger.COMMIT] * 3 + [Trigger.CONNECT] * 3
 
 
 def _row(cluster: Cluster, job_id: int) -> Job:

@@ -549,9 +549,10 @@ def flower_handler(path: str) -> type:
     from flower.urls import handlers
 
     for handler in handlers:
-        pattern, target = (
-            (handler.regex.pattern, handler.handler_class) if hasattr(handler, "regex") else handler[:2]
-        )
+        if hasattr(handler, "regex"):  # a tornado URLSpec
+            pattern, target = handler.regex.pattern, handler.handler_class
+        else:
+            pattern, target = handler[:2]
         if re.fullmatch(pattern.removesuffix("$"), path):
             return target
     raise AssertionError(f"flower routes nothing to {path}")

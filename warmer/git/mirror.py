@@ -124,6 +124,8 @@ def resolve_commit(path: Path, rev: str) -> str:
     """A full commit sha for `rev` (a sha or sha prefix), fetching once if it is unknown."""
     if not _SHA.match(rev):
         raise GitError(f"{rev!r} is not a commit sha")
+    if len(rev) == 40 and _has_commit(path, rev):  # the hot path: no subprocess
+        return rev
     for attempt in range(2):
         try:
             return _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=path, timeout=30).strip()
@@ -131,3 +133,8 @@ def resolve_commit(path: Path, rev: str) -> str:
             if attempt == 0:
                 fetch(path)
     raise GitError(f"commit {rev} is not in the repository")
+
+
+def _has_commit(path: Path, sha: str) -> bool:
+    with Repo(str(path)) as repo:
+        return sha.encode() in repo.object_store

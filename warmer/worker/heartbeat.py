@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
@@ -13,13 +14,17 @@ log = logging.getLogger("worker_cache_warmer")
 
 
 class JobHeartbeat:
-    """Every `interval` seconds: re-check the job's advisory lock and stamp heartbeat_at.
+    """Keeps a running job's liveness signals fresh, on its own thread.
 
-    If the stamp matches no row, the reaper gave the job to someone else: `lost`
-    is set and the generator stops at its next checkpoint. A database outage
-    is not a loss: the thread keeps trying, and re-takes the lock on the new
-    connection when the database is back.
+    Every second it checks that this session still holds the job's advisory
+    lock and re-takes it if the connection was replaced (a database blip must
+    not look like a dead worker for long). Every `interval` seconds it stamps
+    heartbeat_at. If the stamp matches no row, the reaper gave the job to
+    someone else: `lost` is set and the generator stops at its next
+    checkpoint. A database outage is not a loss: the thread keeps trying.
     """
+
+    LOCK_CHECK_SECS = 1.0
 
     def __init__(self, db: Database, claim: transitions.Claim, lock: SessionLock, interval: float) -> None:
         self.db = db
@@ -38,22 +43,26 @@ class JobHeartbeat:
         self._stop.set()
         self._thread.join()
 
-    def beat(self) -> None:
-        """One heartbeat; public so tests and the runner can force one."""
+    def check_lock(self) -> None:
         if not self.lock.held():
             log.warning("job_id=%s lock is held by another session; stopping", self.claim.job_id)
             self.lost.set()
-            return
+
+    def stamp(self) -> None:
         with self.db.session() as session:
             if not transitions.heartbeat(session, self.claim):
                 log.warning("job_id=%s was reclaimed by the ledger; stopping", self.claim.job_id)
                 self.lost.set()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        last_stamp = time.monotonic()
+        while not self._stop.wait(min(self.LOCK_CHECK_SECS, self.interval)):
             try:
-                self.beat()
-            except Exception as exc:  # database away: keep the job, try again next beat
-                log.warning("job_id=%s heartbeat failed: %s", self.claim.job_id, exc)
+                self.check_lock()
+                if not self.lost.is_set() and time.monotonic() - last_stamp >= self.interval:
+                    self.stamp()
+                    last_stamp = time.monotonic()
+            except Exception as exc:  # database away: keep the job, try again next round
+                log.warning("job_id=%s heartbeat failed: %s", self.claim.job_id, str(exc).splitlines()[0])
             if self.lost.is_set():
                 return

@@ -1,11 +1,12 @@
 """StaleJobReaper brings back jobs whose worker died or went silent.
 
 A claimed/running job is reclaimed when its heartbeat is older than
-STALE_THRESHOLD_SECS, or sooner, when it has missed a heartbeat *and* no
-database session holds its advisory lock (the worker's connection closed,
-e.g. after kill -9). A lock alone is no proof of death (a dropped connection
-releases it while the job may still run), hence the missed-heartbeat check.
-Run by the elected leader only.
+STALE_THRESHOLD_SECS, or much sooner when no database session has held its
+advisory lock for LOCK_GRACE_SECS, seen by two reaper passes (the worker's
+connection closed, e.g. after kill -9). A live worker whose connection merely
+dropped re-takes its lock within a second (see JobHeartbeat), so an absence
+that lasts across passes is a dead worker, not a blip. Run by the elected
+leader only; a new leader starts its observations afresh.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from warmer.ledger.models import Job, JobStatus
 
 log = logging.getLogger("worker_cache_warmer")
 
-# A heartbeat counts as missed once it is this many intervals old.
-MISSED_HEARTBEAT_FACTOR = 1.5
+# How long a job's lock must be seen absent (and its heartbeat quiet) before the job is reclaimed.
+LOCK_GRACE_SECS = 3.0
 
 
 @dataclass(frozen=True)
@@ -49,29 +50,40 @@ class StaleJobReaper:
         self.stale_threshold_secs = stale_threshold_secs
         self.max_retries = max_retries
         self.actor = actor
+        # (job id, claim token) -> when this leader first saw no session holding the job's lock.
+        self._absent_since: dict[tuple[int, str], datetime] = {}
 
     def run_once(self, now: datetime) -> list[Reclaimed]:
-        missed_before = now - timedelta(seconds=self.heartbeat_secs * MISSED_HEARTBEAT_FACTOR)
         stale_before = now - timedelta(seconds=self.stale_threshold_secs)
+        quiet_before = now - timedelta(seconds=LOCK_GRACE_SECS)
         last_sign = func.coalesce(Job.heartbeat_at, Job.claimed_at)
         with self.db.engine.connect() as conn:
             rows = conn.execute(
                 select(Job.id, Job.claim_token, Job.worker_id, last_sign.label("last_sign"))
-                .where(Job.status.in_([JobStatus.CLAIMED, JobStatus.RUNNING]), last_sign < missed_before)
-                .limit(1000)
+                .where(Job.status.in_([JobStatus.CLAIMED, JobStatus.RUNNING]))
+                .order_by(Job.id)
+                .limit(5000)
             ).all()
             held = held_job_locks(conn, [row.id for row in rows])
+        # Forget observations of jobs that finished, changed hands, or whose lock came back.
+        current = {(row.id, row.claim_token) for row in rows}
+        self._absent_since = {
+            key: seen for key, seen in self._absent_since.items() if key in current and key[0] not in held
+        }
         reclaimed: list[Reclaimed] = []
         for row in rows:
-            last = row.last_sign
-            last = last.replace(tzinfo=now.tzinfo) if last.tzinfo is None else last
-            silent = (now - last).total_seconds()
+            silent = (now - row.last_sign).total_seconds()
+            key = (row.id, row.claim_token)
             if row.id not in held:
+                first_seen = self._absent_since.setdefault(key, now)
+                gone_for = (now - first_seen).total_seconds()
+                if gone_for < LOCK_GRACE_SECS or row.last_sign >= quiet_before:
+                    continue
                 reason = (
-                    f"worker {row.worker_id} is gone: its lock session closed "
-                    f"and it missed heartbeats for {silent:.0f}s"
+                    f"worker {row.worker_id} is gone: no session has held the job's lock for {gone_for:.0f}s "
+                    f"(last heartbeat {silent:.0f}s ago)"
                 )
-            elif last < stale_before:
+            elif row.last_sign < stale_before:
                 reason = (
                     f"heartbeat stale for {silent:.0f}s (STALE_THRESHOLD_SECS={self.stale_threshold_secs:g})"
                 )
@@ -81,6 +93,7 @@ class StaleJobReaper:
                 status = transitions.reclaim(
                     session, row.id, row.claim_token, reason, max_retries=self.max_retries, actor=self.actor
                 )
+            self._absent_since.pop(key, None)
             if status is not None:
                 log.warning("reclaimed job job_id=%s -> %s: %s", row.id, status.value, reason)
                 reclaimed.append(Reclaimed(row.id, status, reason))
