@@ -12,6 +12,7 @@ import uuid
 
 from warmer.ledger.db import Database
 from warmer.settings import Settings, get_settings
+from warmer.worker.runner import JobRunner
 
 INSTANCE_ENV = "WARMER_INSTANCE_ID"
 _db: Database | None = None
@@ -30,6 +31,17 @@ def database() -> Database:
             _db.after_fork()  # forget the parent's sockets without closing them under it
         _db, _db_pid = Database(settings().database_url), os.getpid()
     return _db
+
+
+_runner: tuple[int, JobRunner] | None = None
+
+
+def job_runner() -> JobRunner:
+    """This process's JobRunner: its job connection and heartbeat thread live as long as the process."""
+    global _runner
+    if _runner is None or _runner[0] != os.getpid():
+        _runner = (os.getpid(), JobRunner(database(), settings(), instance_id()))
+    return _runner[1]
 
 
 def new_instance_id() -> str:

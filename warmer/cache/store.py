@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from warmer.artifacts.base import ArtifactResult
 from warmer.ledger.db import utcnow
@@ -21,7 +21,7 @@ def entry_key(artifact_type: str, version: str, source_hash: str, path: str) -> 
 
 
 def write_result(
-    session: Session,
+    session: Connection,
     *,
     repo_id: int,
     branch: str,
@@ -36,13 +36,13 @@ def write_result(
     Writing the same entry twice leaves one entry (content addressing), and a
     ref is upserted, so a redelivered job changes nothing.
     """
-    builder = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    builder = postgresql.insert if session.dialect.name == "postgresql" else sqlite.insert
     keys = []
     for entry in result.entries:
         key = entry_key(artifact_type, version, entry.source_hash, entry.path)
         keys.append(key)
         session.execute(
-            builder(CacheEntry)
+            builder(CacheEntry.__table__)
             .values(
                 key=key,
                 artifact_type=artifact_type,
@@ -52,7 +52,7 @@ def write_result(
             )
             .on_conflict_do_nothing()
         )
-        ref = builder(CacheRef).values(
+        ref = builder(CacheRef.__table__).values(
             repo_id=repo_id,
             branch=branch,
             artifact_type=artifact_type,
@@ -69,7 +69,7 @@ def write_result(
         )
     if result.deleted_paths:
         session.execute(
-            delete(CacheRef).where(
+            delete(CacheRef.__table__).where(
                 CacheRef.repo_id == repo_id,
                 CacheRef.branch == branch,
                 CacheRef.artifact_type == artifact_type,

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from functools import lru_cache
 from pathlib import Path
 
 from dulwich.repo import Repo
@@ -126,6 +127,7 @@ def resolve_commit(path: Path, rev: str) -> str:
         raise GitError(f"{rev!r} is not a commit sha")
     if len(rev) == 40 and _has_commit(path, rev):  # the hot path: no subprocess
         return rev
+    _open.cache_clear()  # the mirror is about to change under the cached handles
     for attempt in range(2):
         try:
             return _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=path, timeout=30).strip()
@@ -136,5 +138,15 @@ def resolve_commit(path: Path, rev: str) -> str:
 
 
 def _has_commit(path: Path, sha: str) -> bool:
-    with Repo(str(path)) as repo:
-        return sha.encode() in repo.object_store
+    return sha.encode() in open_repository(path).object_store
+
+
+@lru_cache(maxsize=16)
+def _open(path: str, pid: int) -> Repo:
+    return Repo(path)
+
+
+def open_repository(path: Path) -> Repo:
+    """A process-wide handle per mirror: opening a repository (refs, pack indexes) is not free.
+    dulwich rescans the pack directory when an object is missing, so fetched packs are seen."""
+    return _open(str(path), os.getpid())

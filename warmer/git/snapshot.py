@@ -15,7 +15,7 @@ from dulwich.object_store import iter_tree_contents
 from dulwich.objects import Commit
 from dulwich.repo import Repo
 
-from warmer.git.mirror import GitError
+from warmer.git.mirror import GitError, open_repository
 
 SUBMODULE_MODE = 0o160000
 
@@ -55,9 +55,10 @@ def safe_path(path: str) -> bool:
 class Snapshot:
     """The files of one commit. Reads go to the object store, never to a work tree."""
 
-    def __init__(self, repo_path: Path, commit: str) -> None:
+    def __init__(self, repo_path: Path, commit: str, *, shared: bool = False) -> None:
         try:
-            self.repo = Repo(str(repo_path))
+            self.repo = open_repository(repo_path) if shared else Repo(str(repo_path))
+            self._shared = shared
             obj = self.repo[commit.encode()]
         except KeyError as exc:
             raise GitError(f"commit {commit} is not in {repo_path}") from exc
@@ -99,4 +100,5 @@ class Snapshot:
             yield entry, self.read(entry.blob_id)
 
     def close(self) -> None:
-        self.repo.close()
+        if not self._shared:
+            self.repo.close()

@@ -10,11 +10,15 @@ SQLite (the embedded single-process ledger) has no such locks and needs none.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +107,108 @@ def held_job_locks(conn: Connection, job_ids: Iterable[int]) -> set[int]:
     ).scalars()
     held_low = set(rows)
     return {i for i in ids if (i & 0xFFFFFFFF) in held_low}
+
+
+class JobConnection:
+    """A worker process's own connection: it holds the advisory lock of the job the process runs
+    and carries that job's transitions, so running a job costs no pool checkout.
+
+    The runner thread and the job's heartbeat thread share it; a mutex serializes them. If the
+    connection breaks, the next user gets a new one (and the heartbeat re-takes the lock on it).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.mutex = threading.RLock()
+        self._conn: Connection | None = None
+        self.key: int | None = None  # the job lock this connection should hold
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.invalidated or self._conn.closed:
+            self._conn = self.engine.connect()
+            if self.postgres:
+                # Transitions after the claim commit without waiting for the WAL flush. Losing
+                # one in a database crash is safe: the job then looks claimed or running with no
+                # lock, and the reaper runs it again. The claim itself stays durable (see try_lock).
+                self._conn.exec_driver_sql("SET synchronous_commit TO OFF")
+                self._conn.commit()
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on the job connection; a broken connection is discarded on the way out."""
+        with self.mutex:
+            conn = self._connection()
+            try:
+                with conn.begin():
+                    yield conn
+            except DBAPIError:
+                self._discard()
+                raise
+
+    def try_lock(self, conn: Connection, key: int) -> bool:
+        """Take the job's lock for this session (inside the caller's transaction on this connection;
+        a session lock outlives it); False if another session holds it."""
+        if self.postgres:
+            # A durable commit for the claim (a lost claim would leave a queued job with no
+            # message), asked for in the same round trip as the lock.
+            got = conn.execute(
+                text("SET LOCAL synchronous_commit TO ON; SELECT pg_try_advisory_lock(:k)"), {"k": key}
+            ).scalar_one()
+            if not got:
+                return False
+        self.key = key
+        return True
+
+    def forget_lock(self) -> None:
+        """The lock was released by a statement of the caller's (see mark_completed)."""
+        self.key = None
+
+    def holds_lock(self) -> bool:
+        """True if this session still holds the job's lock, re-taking it after a reconnect."""
+        if not self.postgres or self.key is None:
+            return True
+        with self.transaction() as conn:
+            held = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND pid = pg_backend_pid() AND objsubid = 1"
+                    " AND classid::bigint = :high AND objid::bigint = :low"
+                ),
+                {"high": self.key >> 32, "low": self.key & 0xFFFFFFFF},
+            ).scalar_one()
+            if not held:  # a new connection after a blip: take the lock back unless someone else has it
+                held = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar_one()
+        return bool(held)
+
+    def unlock(self, conn: Connection | None = None) -> None:
+        """Release the job's lock (inside the caller's transaction when given one)."""
+        key, self.key = self.key, None
+        if key is None or not self.postgres:
+            return
+        if conn is not None:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            return
+        try:
+            with self.transaction() as own:
+                own.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        except DBAPIError:  # the session is gone, and the lock with it
+            log.debug("advisory unlock failed; the connection was discarded", exc_info=True)
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+                conn.close()
+
+    def close(self) -> None:
+        self.unlock()
+        with self.mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -17,15 +17,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, String, Text, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from warmer.ledger.db import utcnow
 from warmer.ledger.models import Job, JobEvent, JobStatus, Trigger
 from warmer.queues import priority_for
 
-_ACTIVE = [s.value for s in JobStatus.active()]
+# Core tables, not ORM entities: the hot transitions skip the ORM's bulk-update machinery,
+# and work the same on a Session or on a worker's dedicated Connection.
+_JOBS = Job.__table__
+_EVENTS = JobEvent.__table__
+Executor = Session | Connection
+
+
+def _dialect(executor: Executor) -> str:
+    bind = executor if isinstance(executor, Connection) else executor.get_bind()
+    return bind.dialect.name
 
 
 @dataclass(frozen=True)
@@ -53,13 +63,21 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class Claim:
-    """Proof that one worker owns one job; every later transition presents it."""
+    """Proof that one worker owns one job; every later transition presents it.
+
+    It also carries what the job asks for, read in the claiming UPDATE itself,
+    so running a job costs no further query."""
 
     job_id: int
     token: str
     worker_id: str
     attempt: int
     artifact_type: str
+    repo_id: int = 0
+    branch: str = ""
+    commit: str = ""
+    scope: list[str] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,7 +93,7 @@ class TransitionRefused(Exception):
 
 
 def _event(
-    session: Session,
+    session: Executor,
     job_id: int,
     from_status: JobStatus | None,
     to_status: JobStatus,
@@ -84,7 +102,7 @@ def _event(
     detail: str | None = None,
 ) -> None:
     session.execute(
-        insert(JobEvent).values(
+        insert(_EVENTS).values(
             job_id=job_id,
             from_status=from_status,
             to_status=to_status,
@@ -95,7 +113,7 @@ def _event(
     )
 
 
-def enqueue(session: Session, spec: JobSpec, actor: str) -> Enqueued:
+def enqueue(session: Executor, spec: JobSpec, actor: str) -> Enqueued:
     """Add a queued job, unless an identical one is already queued, claimed or running."""
     priority = priority_for(spec.trigger)
     values: dict[str, Any] = dict(
@@ -115,11 +133,11 @@ def enqueue(session: Session, spec: JobSpec, actor: str) -> Enqueued:
     )
     if spec.available_at is not None:
         values["available_at"] = spec.available_at
-    dialect = session.get_bind().dialect.name
+    dialect = _dialect(session)
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
     where = Job.status.in_(JobStatus.active())
     statement = (
-        builder(Job)
+        builder(_JOBS)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=where)
         .returning(Job.id)
@@ -137,71 +155,160 @@ def enqueue(session: Session, spec: JobSpec, actor: str) -> Enqueued:
     return Enqueued(job_id, True, spec.trigger, priority)
 
 
-def claim(session: Session, job_id: int, worker_id: str) -> Claim | None:
+_EVENT_COLUMNS = ["job_id", "from_status", "to_status", "actor", "attempt", "detail"]
+
+
+class _Move:
+    """A guarded UPDATE plus its event row, built once per dialect, executed with parameters.
+
+    On Postgres it is one round trip: a data-modifying CTE inserts the event from
+    the UPDATE's RETURNING (and, for a completion, the final SELECT releases the
+    job's advisory lock). On SQLite it is two statements in one transaction.
+    Parameters are named p_*: SQLAlchemy reserves column names for SET clauses.
+    """
+
+    def __init__(
+        self,
+        frm: JobStatus,
+        to: JobStatus,
+        where: list[Any],
+        values: dict[str, Any],
+        returning: tuple[Any, ...] = (),
+        unlock: bool = False,
+    ) -> None:
+        self.frm, self.to, self.where, self.values = frm, to, where, values
+        self.returning, self.unlock = returning, unlock
+        self._built: dict[str, tuple[Any, Any]] = {}
+
+    def _build(self, dialect: str) -> tuple[Any, Any]:
+        statement = update(_JOBS).where(*self.where).values(**self.values)
+        statement = statement.returning(Job.id, Job.attempts, *self.returning)
+        if dialect != "postgresql":
+            event = insert(_EVENTS).values(
+                job_id=bindparam("p_event_job"),
+                from_status=self.frm,
+                to_status=self.to,
+                actor=bindparam("p_actor"),
+                attempt=bindparam("p_event_attempt"),
+                detail=bindparam("p_detail"),
+            )
+            return statement, event
+        moved = statement.cte("moved")
+        status = _EVENTS.c.to_status.type
+        event = (
+            insert(_EVENTS)
+            .from_select(
+                _EVENT_COLUMNS,
+                select(
+                    moved.c.id,
+                    cast(literal(self.frm, status), status),
+                    cast(literal(self.to, status), status),
+                    bindparam("p_actor", type_=String()),
+                    moved.c.attempts,
+                    bindparam("p_detail", type_=Text()),
+                ),
+            )
+            .cte("event")
+        )
+        columns: list[Any] = [moved]
+        if self.unlock:
+            columns.append(
+                func.pg_advisory_unlock(bindparam("p_lock_key", type_=BigInteger())).label("unlocked")
+            )
+        return select(*columns).add_cte(event), None
+
+    def __call__(self, session: Executor, **params: Any) -> Any:
+        dialect = _dialect(session)
+        if dialect not in self._built:
+            self._built[dialect] = self._build(dialect)
+        statement, event = self._built[dialect]
+        params.setdefault("p_detail", None)
+        row = session.execute(statement, params).one_or_none()
+        if row is not None and event is not None:
+            session.execute(
+                event,
+                {"p_event_job": row.id, "p_event_attempt": row.attempts,
+                 "p_actor": params["p_actor"], "p_detail": params["p_detail"]},
+            )  # fmt: skip
+        return row
+
+
+def _owned(*statuses: JobStatus) -> list[Any]:
+    """The guard of every transition after a claim: this job, this claim token, an expected state."""
+    return [Job.id == bindparam("p_job"), Job.claim_token == bindparam("p_token"), Job.status.in_(statuses)]
+
+
+_CLAIM = _Move(
+    JobStatus.QUEUED,
+    JobStatus.CLAIMED,
+    where=[Job.id == bindparam("p_job"), Job.status == JobStatus.QUEUED, Job.available_at <= utcnow()],
+    values=dict(
+        status=JobStatus.CLAIMED,
+        worker_id=bindparam("p_actor"),
+        claim_token=bindparam("p_token"),
+        claimed_at=utcnow(),
+        heartbeat_at=utcnow(),
+        attempts=Job.attempts + 1,
+    ),
+    returning=(Job.artifact_type, Job.repo_id, Job.branch, Job.commit, Job.scope, Job.params),
+)
+_RUNNING = _Move(
+    JobStatus.CLAIMED,
+    JobStatus.RUNNING,
+    where=_owned(JobStatus.CLAIMED),
+    values=dict(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow()),
+)
+_COMPLETED_VALUES = dict(status=JobStatus.COMPLETED, finished_at=utcnow(), error=None, claim_token=None)
+_COMPLETED = _Move(JobStatus.RUNNING, JobStatus.COMPLETED, _owned(JobStatus.RUNNING), _COMPLETED_VALUES)
+_COMPLETED_UNLOCK = _Move(
+    JobStatus.RUNNING, JobStatus.COMPLETED, _owned(JobStatus.RUNNING), _COMPLETED_VALUES, unlock=True
+)
+_HEARTBEAT = update(_JOBS).where(*_owned(JobStatus.CLAIMED, JobStatus.RUNNING)).values(heartbeat_at=utcnow())
+
+
+def claim(session: Executor, job_id: int, worker_id: str) -> Claim | None:
     """queued → claimed for `worker_id`, or None if someone else has it or it is not due.
 
     Compare-and-set: of two deliveries of the same message, exactly one UPDATE
     finds the row still queued.
     """
     token = str(uuid.uuid4())
-    row = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.available_at <= utcnow())
-        .values(
-            status=JobStatus.CLAIMED,
-            worker_id=worker_id,
-            claim_token=token,
-            claimed_at=utcnow(),
-            heartbeat_at=utcnow(),
-            attempts=Job.attempts + 1,
-        )
-        .returning(Job.attempts, Job.artifact_type)
-    ).one_or_none()
+    row = _CLAIM(session, p_job=job_id, p_actor=worker_id, p_token=token)
     if row is None:
         return None
-    _event(session, job_id, JobStatus.QUEUED, JobStatus.CLAIMED, worker_id, row.attempts)
-    return Claim(job_id, token, worker_id, row.attempts, row.artifact_type)
+    return Claim(
+        job_id, token, worker_id, row.attempts, row.artifact_type,
+        row.repo_id, row.branch, row.commit, row.scope, row.params or {},
+    )  # fmt: skip
 
 
-def _owned(claim_: Claim, *statuses: JobStatus) -> Any:
+def _held_by(claim_: Claim, *statuses: JobStatus) -> Any:
     return (Job.id == claim_.job_id) & (Job.claim_token == claim_.token) & Job.status.in_(statuses)
 
 
-def mark_running(session: Session, claim_: Claim) -> bool:
+def _claim_params(claim_: Claim) -> dict[str, Any]:
+    return {"p_job": claim_.job_id, "p_token": claim_.token, "p_actor": claim_.worker_id}
+
+
+def mark_running(session: Executor, claim_: Claim) -> bool:
     """claimed → running; False if the claim was lost meanwhile."""
-    done = session.execute(
-        update(Job)
-        .where(_owned(claim_, JobStatus.CLAIMED))
-        .values(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow())
-    ).rowcount
-    if done:
-        _event(session, claim_.job_id, JobStatus.CLAIMED, JobStatus.RUNNING, claim_.worker_id, claim_.attempt)
-    return bool(done)
+    return _RUNNING(session, **_claim_params(claim_)) is not None
 
 
-def heartbeat(session: Session, claim_: Claim) -> bool:
+def heartbeat(session: Executor, claim_: Claim) -> bool:
     """Stamp the job as alive; False tells the worker it no longer owns the job."""
-    return bool(
-        session.execute(
-            update(Job)
-            .where(_owned(claim_, JobStatus.CLAIMED, JobStatus.RUNNING))
-            .values(heartbeat_at=utcnow())
-        ).rowcount
-    )
+    return bool(session.execute(_HEARTBEAT, {"p_job": claim_.job_id, "p_token": claim_.token}).rowcount)
 
 
-def mark_completed(session: Session, claim_: Claim) -> bool:
-    """running → completed; False (and nothing written) if the claim was lost."""
-    done = session.execute(
-        update(Job)
-        .where(_owned(claim_, JobStatus.RUNNING))
-        .values(status=JobStatus.COMPLETED, finished_at=utcnow(), error=None, claim_token=None)
-    ).rowcount
-    if done:
-        _event(
-            session, claim_.job_id, JobStatus.RUNNING, JobStatus.COMPLETED, claim_.worker_id, claim_.attempt
-        )
-    return bool(done)
+def mark_completed(session: Executor, claim_: Claim, *, release_lock: int | None = None) -> bool:
+    """running → completed; False (and nothing written) if the claim was lost.
+
+    With `release_lock` on Postgres, the job's advisory lock is released by the
+    same statement when (and only when) the completion happened.
+    """
+    if release_lock is not None and _dialect(session) == "postgresql":
+        return _COMPLETED_UNLOCK(session, p_lock_key=release_lock, **_claim_params(claim_)) is not None
+    return _COMPLETED(session, **_claim_params(claim_)) is not None
 
 
 def _retry_at(now: datetime, backoff_secs: float, failures: int) -> datetime:
@@ -209,7 +316,7 @@ def _retry_at(now: datetime, backoff_secs: float, failures: int) -> datetime:
 
 
 def record_failure(
-    session: Session,
+    session: Executor,
     claim_: Claim,
     error: str,
     *,
@@ -225,7 +332,7 @@ def record_failure(
     Returns the new state, or None if the claim was lost.
     """
     job = session.execute(
-        select(Job.failures, Job.status).where(_owned(claim_, JobStatus.CLAIMED, JobStatus.RUNNING))
+        select(Job.failures, Job.status).where(_held_by(claim_, JobStatus.CLAIMED, JobStatus.RUNNING))
     ).one_or_none()
     if job is None:
         return None
@@ -242,7 +349,7 @@ def record_failure(
             available_at=_retry_at(now, backoff_secs, failures),
         )
     done = session.execute(
-        update(Job).where(_owned(claim_, JobStatus.CLAIMED, JobStatus.RUNNING)).values(**values)
+        update(_JOBS).where(_held_by(claim_, JobStatus.CLAIMED, JobStatus.RUNNING)).values(**values)
     ).rowcount
     if not done:
         return None
@@ -253,7 +360,7 @@ def record_failure(
 
 
 def reclaim(
-    session: Session,
+    session: Executor,
     job_id: int,
     seen_token: str,
     reason: str,
@@ -282,7 +389,7 @@ def reclaim(
     else:
         values.update(status=JobStatus.QUEUED, worker_id=None, published_at=None, available_at=utcnow())
     done = session.execute(
-        update(Job)
+        update(_JOBS)
         .where(Job.id == job_id, Job.claim_token == seen_token, Job.status == job.status)
         .values(**values)
     ).rowcount
@@ -306,7 +413,7 @@ def requeue(session: Session, job_id: int, actor: str) -> None:
     if twin is not None:
         raise TransitionRefused(f"job {job_id} is already being redone as job {twin}")
     done = session.execute(
-        update(Job)
+        update(_JOBS)
         .where(Job.id == job_id, Job.status == JobStatus.FAILED)
         .values(
             status=JobStatus.QUEUED,
@@ -329,26 +436,26 @@ def requeue(session: Session, job_id: int, actor: str) -> None:
     _event(session, job_id, JobStatus.FAILED, JobStatus.QUEUED, actor, job.attempts, "re-queued by hand")
 
 
-def mark_published(session: Session, job_ids: Sequence[int]) -> None:
+def mark_published(session: Executor, job_ids: Sequence[int]) -> None:
     """Note that a message for these still-queued jobs is on the broker."""
     if job_ids:
         session.execute(
-            update(Job)
+            update(_JOBS)
             .where(Job.id.in_(job_ids), Job.status == JobStatus.QUEUED)
             .values(published_at=utcnow())
         )
 
 
-def forget_published(session: Session) -> int:
+def forget_published(session: Executor) -> int:
     """The broker lost its messages (e.g. Redis restarted empty): every queued job needs a new one."""
     return session.execute(
-        update(Job)
+        update(_JOBS)
         .where(Job.status == JobStatus.QUEUED, Job.published_at.is_not(None))
         .values(published_at=None)
     ).rowcount
 
 
-def due_unpublished(session: Session, limit: int = 500) -> list[tuple[int, Trigger, int]]:
+def due_unpublished(session: Executor, limit: int = 500) -> list[tuple[int, Trigger, int]]:
     """Queued jobs that are due and have no message on the broker, highest priority first."""
     rows = session.execute(
         select(Job.id, Job.trigger, Job.priority)
@@ -359,7 +466,7 @@ def due_unpublished(session: Session, limit: int = 500) -> list[tuple[int, Trigg
     return [(row.id, row.trigger, row.priority) for row in rows]
 
 
-def count_by_status(session: Session) -> dict[JobStatus, int]:
+def count_by_status(session: Executor) -> dict[JobStatus, int]:
     rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
     counts = {status: 0 for status in JobStatus}
     counts.update({row[0]: row[1] for row in rows})

@@ -9,7 +9,7 @@ from celery.exceptions import Reject
 
 from warmer import runtime
 from warmer.celery_app import app
-from warmer.worker.runner import JobRunner, LedgerUnavailable
+from warmer.worker.runner import LedgerUnavailable
 
 log = logging.getLogger("worker_cache_warmer")
 
@@ -24,7 +24,7 @@ def generate_artifact(job_id: int) -> str:
     threshold the message goes back to the broker rather than blocking forever.
     """
     settings = runtime.settings().worker
-    runner = JobRunner(runtime.database(), runtime.settings(), runtime.instance_id())
+    runner = runtime.job_runner()
     deadline = time.monotonic() + settings.stale_threshold_secs
     warned = False
     while True:

@@ -3,6 +3,10 @@
 The same runner serves Celery workers (Postgres, advisory locks) and the
 embedded `warmer warm` (SQLite, one process). The message only carries the
 job id; the ledger decides whether it runs, so a duplicate delivery is a no-op.
+
+Every transition of a job goes over the process's own JobConnection, which
+also holds the job's advisory lock: a job costs a handful of statements and
+three commits (claimed, running, finished), no pool checkouts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from billiard.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from warmer.artifacts import registry
@@ -25,8 +30,8 @@ from warmer.git import mirror
 from warmer.git.snapshot import Snapshot
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
-from warmer.ledger.locks import SessionLock, job_lock_key
-from warmer.ledger.models import Job, JobStatus, Repository
+from warmer.ledger.locks import JobConnection, job_lock_key
+from warmer.ledger.models import JobStatus, Repository
 from warmer.settings import Settings
 from warmer.worker.heartbeat import JobHeartbeat
 
@@ -42,7 +47,7 @@ class Outcome(enum.StrEnum):
     RETRYING = "retrying"
     FAILED = "failed"
     SKIPPED = "skipped"  # not ours to run: duplicate delivery, not due, or already done
-    LOST = "lost"  # the ledger gave the job to another worker while we ran it
+    LOST = "lost"  # the ledger gave the job to another worker, or went away, while we ran it
 
 
 @dataclass(frozen=True)
@@ -52,42 +57,53 @@ class RunReport:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    url: str
+
+
 class JobRunner:
     def __init__(self, db: Database, settings: Settings, worker_id: str) -> None:
         self.db = db
         self.settings = settings
         self.worker_id = worker_id
+        self.connection = JobConnection(db.engine)
+        self.heartbeat = JobHeartbeat(self.connection, settings.worker.heartbeat_secs)
+        self._sources: dict[int, _Source] = {}  # a repository's name and source never change
 
     def run(self, job_id: int) -> RunReport:
-        lock = SessionLock(self.db.engine, job_lock_key(job_id))
+        locked = False
         try:
-            locked = lock.acquire()
+            with self.connection.transaction() as conn:
+                locked = self.connection.try_lock(conn, job_lock_key(job_id))
+                claim = transitions.claim(conn, job_id, self.worker_id) if locked else None
         except DBAPIError as exc:
+            self.connection.unlock()
             raise LedgerUnavailable(str(exc).splitlines()[0]) from exc
         if not locked:
             log.info("job_id=%s is locked by another worker; skipping this delivery", job_id)
             return RunReport(job_id, Outcome.SKIPPED)
+        if claim is None:
+            self.connection.unlock()
+            log.info("job_id=%s is not queued or not due; skipping this delivery", job_id)
+            return RunReport(job_id, Outcome.SKIPPED)
+        log.info("claimed job job_id=%s artifact_type=%s", job_id, claim.artifact_type)
         try:
-            try:
-                with self.db.session() as session:
-                    claim = transitions.claim(session, job_id, self.worker_id)
-            except DBAPIError as exc:
-                raise LedgerUnavailable(str(exc).splitlines()[0]) from exc
-            if claim is None:
-                log.info("job_id=%s is not queued or not due; skipping this delivery", job_id)
-                return RunReport(job_id, Outcome.SKIPPED)
-            log.info("claimed job job_id=%s artifact_type=%s", job_id, claim.artifact_type)
-            return self._run_claimed(claim, lock)
+            return self._run_claimed(claim)
         finally:
-            lock.release()
+            self.connection.unlock()  # a no-op when completion already released it
 
-    def _run_claimed(self, claim: transitions.Claim, lock: SessionLock) -> RunReport:
-        with self.db.session() as session:
-            if not transitions.mark_running(session, claim):
-                return RunReport(claim.job_id, Outcome.LOST)
-        heartbeat = JobHeartbeat(self.db, claim, lock, self.settings.worker.heartbeat_secs).start()
+    def _run_claimed(self, claim: transitions.Claim) -> RunReport:
         try:
-            return self._generate(claim, heartbeat.lost)
+            with self.connection.transaction() as conn:
+                if not transitions.mark_running(conn, claim):
+                    return RunReport(claim.job_id, Outcome.LOST)
+        except DBAPIError as exc:
+            return self._ledger_lost(claim, exc)
+        lost = self.heartbeat.watch(claim)
+        try:
+            return self._generate(claim, lost)
         except JobLost:
             log.warning("job_id=%s lost its claim while running; its result is discarded", claim.job_id)
             return RunReport(claim.job_id, Outcome.LOST)
@@ -97,36 +113,29 @@ class JobRunner:
         except PermanentError as exc:
             return self._fail(claim, str(exc), permanent=True)
         except DBAPIError as exc:
-            # The ledger went away mid-job: not the generator's fault. The job stays
-            # running with a dead lock; the reaper brings it back when the ledger returns.
-            log.warning("job_id=%s lost the ledger while running: %s", claim.job_id, str(exc).splitlines()[0])
-            return RunReport(claim.job_id, Outcome.LOST, str(exc))
+            return self._ledger_lost(claim, exc)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
             return self._fail(claim, error, permanent=False)
         finally:
-            heartbeat.stop()
+            self.heartbeat.unwatch()
 
     def _generate(self, claim: transitions.Claim, lost: threading.Event) -> RunReport:
         generator = registry.get(claim.artifact_type)
-        with self.db.session() as session:
-            job = session.get(Job, claim.job_id)
-            repo = session.get(Repository, job.repo_id)  # type: ignore[union-attr]
-            assert job is not None and repo is not None
-            session.expunge_all()
+        source = self._source(claim.repo_id)
 
         def checkpoint() -> None:
             if lost.is_set():
                 raise JobLost(claim.job_id)
 
-        snapshot = Snapshot(self.repository_path(repo, job.commit), job.commit)
+        snapshot = Snapshot(self.repository_path(source, claim.commit), claim.commit, shared=True)
         try:
             ctx = GenerationContext(
-                repo_name=repo.name,
-                branch=job.branch,
+                repo_name=source.name,
+                branch=claim.branch,
                 snapshot=snapshot,
-                scope=job.scope,
-                params=job.params or {},
+                scope=claim.scope,
+                params=claim.params,
                 extracts=DbExtractCache(self.db, generator.artifact_type, generator.version),
                 checkpoint=checkpoint,
             )
@@ -134,49 +143,61 @@ class JobRunner:
         finally:
             snapshot.close()
         checkpoint()
-        # Completion and the entries commit together: a lost claim writes nothing.
-        with self.db.session() as session:
-            if not transitions.mark_completed(session, claim):
-                raise JobLost(claim.job_id)
+        # Entries and completion commit together, entries first: if the completion finds the claim
+        # lost, JobLost rolls the entries back. The completing statement also releases the lock.
+        with self.connection.transaction() as conn:
             write_result(
-                session,
-                repo_id=repo.id,
-                branch=job.branch,
-                commit=job.commit,
+                conn,
+                repo_id=claim.repo_id,
+                branch=claim.branch,
+                commit=claim.commit,
                 artifact_type=generator.artifact_type,
                 version=generator.version,
                 result=result,
-                job_id=job.id,
+                job_id=claim.job_id,
             )
+            if not transitions.mark_completed(conn, claim, release_lock=self.connection.key):
+                raise JobLost(claim.job_id)
+            self.connection.forget_lock()
         log.info("completed job job_id=%s artifact_type=%s", claim.job_id, claim.artifact_type)
         return RunReport(claim.job_id, Outcome.COMPLETED)
 
-    def repository_path(self, repo: Repository, commit: str) -> Path:
+    def _source(self, repo_id: int) -> _Source:
+        if repo_id not in self._sources:
+            with self.connection.transaction() as conn:
+                row = conn.execute(
+                    select(Repository.name, Repository.source).where(Repository.id == repo_id)
+                ).one()
+            self._sources[repo_id] = _Source(row.name, row.source)
+        return self._sources[repo_id]
+
+    def repository_path(self, source: _Source, commit: str) -> Path:
         """This host's mirror of the repository, cloned or fetched as needed to hold `commit`."""
-        path = mirror.mirror_path(self.settings.data_dir, repo.name, repo.source)
-        mirror.ensure_mirror(repo.source, path)
+        path = mirror.mirror_path(self.settings.data_dir, source.name, source.url)
+        mirror.ensure_mirror(source.url, path)
         mirror.resolve_commit(path, commit)  # fetches once when the commit is new to this mirror
         return path
 
+    def _ledger_lost(self, claim: transitions.Claim, exc: DBAPIError) -> RunReport:
+        # The ledger went away mid-job: not the generator's fault. The job stays running with a
+        # dead lock; the reaper brings it back when the ledger returns.
+        log.warning("job_id=%s lost the ledger while running: %s", claim.job_id, str(exc).splitlines()[0])
+        return RunReport(claim.job_id, Outcome.LOST, str(exc))
+
     def _fail(self, claim: transitions.Claim, error: str, *, permanent: bool) -> RunReport:
         try:
-            return self._record_failure(claim, error, permanent=permanent)
+            with self.connection.transaction() as conn:
+                status = transitions.record_failure(
+                    conn,
+                    claim,
+                    error,
+                    max_retries=self.settings.worker.max_retries,
+                    backoff_secs=self.settings.worker.retry_backoff_secs,
+                    now=self.db.now(),
+                    permanent=permanent,
+                )
         except DBAPIError as exc:
-            log.warning("job_id=%s failed and the ledger is away (%s); the reaper will retry it",
-                        claim.job_id, str(exc).splitlines()[0])  # fmt: skip
-            return RunReport(claim.job_id, Outcome.LOST, error)
-
-    def _record_failure(self, claim: transitions.Claim, error: str, *, permanent: bool) -> RunReport:
-        with self.db.session() as session:
-            status = transitions.record_failure(
-                session,
-                claim,
-                error,
-                max_retries=self.settings.worker.max_retries,
-                backoff_secs=self.settings.worker.retry_backoff_secs,
-                now=self.db.now(),
-                permanent=permanent,
-            )
+            return self._ledger_lost(claim, exc)
         first_line = error.splitlines()[0] if error else ""
         if status is None:
             return RunReport(claim.job_id, Outcome.LOST, error)
