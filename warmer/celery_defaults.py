@@ -48,5 +48,6 @@ worker_cancel_long_running_tasks_on_connection_loss = False  # the ledger makes 
 worker_hijack_root_logger = True
 worker_log_format = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
 worker_task_log_format = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
-worker_send_task_events = True  # Flower (the console) shows tasks live
-task_send_sent_event = True
+# No task events by default: they cost the main process a broker publish per state change.
+# The console (Flower) switches them on in running workers itself (its enable_events broadcast).
+worker_send_task_events = False

@@ -73,6 +73,12 @@ class Repository(Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+_QUEUED = text("status = 'queued'")
+_IN_FLIGHT = text("status IN ('claimed', 'running')")
+_FINISHED = text("finished_at IS NOT NULL")
+_TERMINAL_EVENT = text("to_status IN ('completed', 'failed')")
+
+
 class Job(Base):
     __tablename__ = "jobs"
 
@@ -107,10 +113,13 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_jobs_status_available", "status", "available_at"),
+        # Partial indexes: every state change rewrites the row (status is indexed, so no HOT
+        # update), and each index a row version enters costs an insertion. These only take the
+        # rows in the states their queries ask about.
+        Index("ix_jobs_queued", "available_at", postgresql_where=_QUEUED, sqlite_where=_QUEUED),
+        Index("ix_jobs_in_flight", "worker_id", postgresql_where=_IN_FLIGHT, sqlite_where=_IN_FLIGHT),
+        Index("ix_jobs_finished", "finished_at", postgresql_where=_FINISHED, sqlite_where=_FINISHED),
         Index("ix_jobs_repo", "repo_id", "artifact_type"),
-        Index("ix_jobs_worker", "worker_id"),
-        Index("ix_jobs_finished", "finished_at"),
         # One active job per (repo, branch, commit, artifact, scope): duplicates collapse.
         Index(
             "ux_jobs_active_dedupe",
@@ -136,7 +145,14 @@ class JobEvent(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_job_events_actor", "actor", "to_status"),)
+    __table_args__ = (
+        Index(
+            "ix_job_events_finished_by",
+            "actor",
+            postgresql_where=_TERMINAL_EVENT,
+            sqlite_where=_TERMINAL_EVENT,
+        ),
+    )
 
 
 class WarmerInstance(Base):

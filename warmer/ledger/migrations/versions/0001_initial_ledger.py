@@ -163,10 +163,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index("ix_jobs_finished", ["finished_at"], unique=False)
+        # Partial: a row version enters only the indexes of the states their queries ask about.
+        for name, column, where in (
+            ("ix_jobs_queued", "available_at", "status = 'queued'"),
+            ("ix_jobs_in_flight", "worker_id", "status IN ('claimed', 'running')"),
+            ("ix_jobs_finished", "finished_at", "finished_at IS NOT NULL"),
+        ):
+            batch_op.create_index(
+                name, [column], unique=False, postgresql_where=sa.text(where), sqlite_where=sa.text(where)
+            )
         batch_op.create_index("ix_jobs_repo", ["repo_id", "artifact_type"], unique=False)
-        batch_op.create_index("ix_jobs_status_available", ["status", "available_at"], unique=False)
-        batch_op.create_index("ix_jobs_worker", ["worker_id"], unique=False)
         batch_op.create_index(
             "ux_jobs_active_dedupe",
             ["dedupe_key"],
@@ -199,7 +205,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("job_events", schema=None) as batch_op:
-        batch_op.create_index("ix_job_events_actor", ["actor", "to_status"], unique=False)
+        terminal = sa.text("to_status IN ('completed', 'failed')")
+        batch_op.create_index(
+            "ix_job_events_finished_by",
+            ["actor"],
+            unique=False,
+            postgresql_where=terminal,
+            sqlite_where=terminal,
+        )
         batch_op.create_index(batch_op.f("ix_job_events_job_id"), ["job_id"], unique=False)
 
 
@@ -207,7 +220,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("job_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_job_events_job_id"))
-        batch_op.drop_index("ix_job_events_actor")
+        batch_op.drop_index("ix_job_events_finished_by")
 
     op.drop_table("job_events")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
@@ -216,8 +229,8 @@ def downgrade() -> None:
             postgresql_where=sa.text("status IN ('queued', 'claimed', 'running')"),
             sqlite_where=sa.text("status IN ('queued', 'claimed', 'running')"),
         )
-        batch_op.drop_index("ix_jobs_worker")
-        batch_op.drop_index("ix_jobs_status_available")
+        batch_op.drop_index("ix_jobs_in_flight")
+        batch_op.drop_index("ix_jobs_queued")
         batch_op.drop_index("ix_jobs_repo")
         batch_op.drop_index("ix_jobs_finished")
 
