@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Text, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -155,16 +155,11 @@ def enqueue(session: Executor, spec: JobSpec, actor: str) -> Enqueued:
     return Enqueued(job_id, True, spec.trigger, priority)
 
 
-_EVENT_COLUMNS = ["job_id", "from_status", "to_status", "actor", "attempt", "detail"]
-
-
 class _Move:
-    """A guarded UPDATE plus its event row, built once per dialect, executed with parameters.
+    """A guarded UPDATE plus its event row, in one transaction: the portable form (SQLite).
 
-    On Postgres it is one round trip: a data-modifying CTE inserts the event from
-    the UPDATE's RETURNING (and, for a completion, the final SELECT releases the
-    job's advisory lock). On SQLite it is two statements in one transaction.
-    Parameters are named p_*: SQLAlchemy reserves column names for SET clauses.
+    Built once per dialect and executed with parameters named p_* (SQLAlchemy
+    reserves column names for SET clauses).
     """
 
     def __init__(
@@ -174,63 +169,104 @@ class _Move:
         where: list[Any],
         values: dict[str, Any],
         returning: tuple[Any, ...] = (),
-        unlock: bool = False,
     ) -> None:
-        self.frm, self.to, self.where, self.values = frm, to, where, values
-        self.returning, self.unlock = returning, unlock
-        self._built: dict[str, tuple[Any, Any]] = {}
-
-    def _build(self, dialect: str) -> tuple[Any, Any]:
-        statement = update(_JOBS).where(*self.where).values(**self.values)
-        statement = statement.returning(Job.id, Job.attempts, *self.returning)
-        if dialect != "postgresql":
-            event = insert(_EVENTS).values(
-                job_id=bindparam("p_event_job"),
-                from_status=self.frm,
-                to_status=self.to,
-                actor=bindparam("p_actor"),
-                attempt=bindparam("p_event_attempt"),
-                detail=bindparam("p_detail"),
-            )
-            return statement, event
-        moved = statement.cte("moved")
-        status = _EVENTS.c.to_status.type
-        event = (
-            insert(_EVENTS)
-            .from_select(
-                _EVENT_COLUMNS,
-                select(
-                    moved.c.id,
-                    cast(literal(self.frm, status), status),
-                    cast(literal(self.to, status), status),
-                    bindparam("p_actor", type_=String()),
-                    moved.c.attempts,
-                    bindparam("p_detail", type_=Text()),
-                ),
-            )
-            .cte("event")
+        self.statement = (
+            update(_JOBS).where(*where).values(**values).returning(Job.id, Job.attempts, *returning)
         )
-        columns: list[Any] = [moved]
-        if self.unlock:
-            columns.append(
-                func.pg_advisory_unlock(bindparam("p_lock_key", type_=BigInteger())).label("unlocked")
-            )
-        return select(*columns).add_cte(event), None
+        self.event = insert(_EVENTS).values(
+            job_id=bindparam("p_event_job"),
+            from_status=frm,
+            to_status=to,
+            actor=bindparam("p_actor"),
+            attempt=bindparam("p_event_attempt"),
+            detail=None,
+        )
 
     def __call__(self, session: Executor, **params: Any) -> Any:
-        dialect = _dialect(session)
-        if dialect not in self._built:
-            self._built[dialect] = self._build(dialect)
-        statement, event = self._built[dialect]
-        params.setdefault("p_detail", None)
-        row = session.execute(statement, params).one_or_none()
-        if row is not None and event is not None:
-            session.execute(
-                event,
-                {"p_event_job": row.id, "p_event_attempt": row.attempts,
-                 "p_actor": params["p_actor"], "p_detail": params["p_detail"]},
-            )  # fmt: skip
+        row = session.execute(self.statement, params).one_or_none()
+        if row is not None:
+            event = {"p_event_job": row.id, "p_event_attempt": row.attempts, "p_actor": params["p_actor"]}
+            session.execute(self.event, event)
         return row
+
+
+class _PreparedMove:
+    """The same transition on Postgres, as one server-side prepared statement.
+
+    A data-modifying CTE writes the event from the UPDATE's RETURNING: one round
+    trip, planned once per connection. This is the hot path of every job.
+    """
+
+    def __init__(self, name: str, types: str, sql: str) -> None:
+        self.name, self.types, self.sql = name, types, sql
+        self.placeholders = ", ".join(["%s"] * len(types.split(",")))
+
+    def __call__(self, session: Executor, *args: Any) -> Any:
+        conn = session if isinstance(session, Connection) else session.connection()
+        prepared: set[str] = conn.connection.info.setdefault("warmer_prepared", set())
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if self.name not in prepared:
+                cursor.execute(f"PREPARE {self.name} ({self.types}) AS {self.sql}")
+                prepared.add(self.name)  # survives rollbacks: prepared statements live with the session
+            cursor.execute(f"EXECUTE {self.name} ({self.placeholders})", args)
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            return _Row(**{column.name: value for column, value in zip(cursor.description, row, strict=True)})
+        finally:
+            cursor.close()
+
+
+class _Row(dict[str, Any]):
+    __getattr__ = dict.__getitem__
+
+
+def _pg_move(frm: str, to: str, actor: str, update_sql: str, returning: str = "id, attempts") -> str:
+    return (
+        f"WITH moved AS ({update_sql} RETURNING {returning}), "
+        "event AS (INSERT INTO job_events (job_id, from_status, to_status, actor, attempt) "
+        f"SELECT id, '{frm}', '{to}', {actor}, attempts FROM moved) "
+    )
+
+
+_PG_CLAIM = _PreparedMove(
+    "warmer_claim",
+    "bigint, text, text",
+    _pg_move(
+        "queued", "claimed", "$2",
+        "UPDATE jobs SET status = 'claimed', worker_id = $2, claim_token = $3,"
+        " claimed_at = clock_timestamp(), heartbeat_at = clock_timestamp(), attempts = attempts + 1"
+        " WHERE id = $1 AND status = 'queued' AND available_at <= clock_timestamp()",
+        'id, attempts, artifact_type, repo_id, branch, "commit", scope, params',
+    )
+    + "SELECT * FROM moved",
+)  # fmt: skip
+_PG_RUNNING = _PreparedMove(
+    "warmer_running",
+    "bigint, text, text",
+    _pg_move(
+        "claimed", "running", "$3",
+        "UPDATE jobs SET status = 'running', started_at = clock_timestamp(), heartbeat_at = clock_timestamp()"
+        " WHERE id = $1 AND claim_token = $2 AND status = 'claimed'",
+    )
+    + "SELECT id FROM moved",
+)  # fmt: skip
+_PG_COMPLETE = (
+    "UPDATE jobs SET status = 'completed', finished_at = clock_timestamp(), error = NULL, claim_token = NULL"
+    " WHERE id = $1 AND claim_token = $2 AND status = 'running'"
+)
+_PG_COMPLETED = _PreparedMove(
+    "warmer_completed",
+    "bigint, text, text",
+    _pg_move("running", "completed", "$3", _PG_COMPLETE) + "SELECT id FROM moved",
+)
+# The completing statement also releases the job's advisory lock, only if the job completed.
+_PG_COMPLETED_UNLOCK = _PreparedMove(
+    "warmer_completed_unlock",
+    "bigint, text, text, bigint",
+    _pg_move("running", "completed", "$3", _PG_COMPLETE) + "SELECT id, pg_advisory_unlock($4) FROM moved",
+)
 
 
 def _owned(*statuses: JobStatus) -> list[Any]:
@@ -258,10 +294,11 @@ _RUNNING = _Move(
     where=_owned(JobStatus.CLAIMED),
     values=dict(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow()),
 )
-_COMPLETED_VALUES = dict(status=JobStatus.COMPLETED, finished_at=utcnow(), error=None, claim_token=None)
-_COMPLETED = _Move(JobStatus.RUNNING, JobStatus.COMPLETED, _owned(JobStatus.RUNNING), _COMPLETED_VALUES)
-_COMPLETED_UNLOCK = _Move(
-    JobStatus.RUNNING, JobStatus.COMPLETED, _owned(JobStatus.RUNNING), _COMPLETED_VALUES, unlock=True
+_COMPLETED = _Move(
+    JobStatus.RUNNING,
+    JobStatus.COMPLETED,
+    where=_owned(JobStatus.RUNNING),
+    values=dict(status=JobStatus.COMPLETED, finished_at=utcnow(), error=None, claim_token=None),
 )
 _HEARTBEAT = update(_JOBS).where(*_owned(JobStatus.CLAIMED, JobStatus.RUNNING)).values(heartbeat_at=utcnow())
 
@@ -273,7 +310,10 @@ def claim(session: Executor, job_id: int, worker_id: str) -> Claim | None:
     finds the row still queued.
     """
     token = str(uuid.uuid4())
-    row = _CLAIM(session, p_job=job_id, p_actor=worker_id, p_token=token)
+    if _dialect(session) == "postgresql":
+        row = _PG_CLAIM(session, job_id, worker_id, token)
+    else:
+        row = _CLAIM(session, p_job=job_id, p_actor=worker_id, p_token=token)
     if row is None:
         return None
     return Claim(
@@ -292,6 +332,8 @@ def _claim_params(claim_: Claim) -> dict[str, Any]:
 
 def mark_running(session: Executor, claim_: Claim) -> bool:
     """claimed → running; False if the claim was lost meanwhile."""
+    if _dialect(session) == "postgresql":
+        return _PG_RUNNING(session, claim_.job_id, claim_.token, claim_.worker_id) is not None
     return _RUNNING(session, **_claim_params(claim_)) is not None
 
 
@@ -306,9 +348,12 @@ def mark_completed(session: Executor, claim_: Claim, *, release_lock: int | None
     With `release_lock` on Postgres, the job's advisory lock is released by the
     same statement when (and only when) the completion happened.
     """
-    if release_lock is not None and _dialect(session) == "postgresql":
-        return _COMPLETED_UNLOCK(session, p_lock_key=release_lock, **_claim_params(claim_)) is not None
-    return _COMPLETED(session, **_claim_params(claim_)) is not None
+    if _dialect(session) != "postgresql":
+        return _COMPLETED(session, **_claim_params(claim_)) is not None
+    args = (claim_.job_id, claim_.token, claim_.worker_id)
+    if release_lock is not None:
+        return _PG_COMPLETED_UNLOCK(session, *args, release_lock) is not None
+    return _PG_COMPLETED(session, *args) is not None
 
 
 def _retry_at(now: datetime, backoff_secs: float, failures: int) -> datetime:
