@@ -36,8 +36,11 @@ task_routes = {
 task_acks_late = True
 task_reject_on_worker_lost = False  # the stale-job reaper brings a dead worker's job back, once
 task_ignore_result = True
-task_soft_time_limit = _settings.worker.job_timeout_secs
-task_time_limit = _settings.worker.job_timeout_secs + 30
+# JOB_TIMEOUT_SECS is enforced by the runner at the generator's checkpoints (the job fails with
+# a clear error, between units of work). This hard limit is the backstop for a generator that
+# hangs without reaching a checkpoint: the pool kills the process, the lock vanishes, the reaper
+# brings the job back.
+task_time_limit = _settings.worker.job_timeout_secs + 60
 task_serializer = "json"
 accept_content = ["json"]
 

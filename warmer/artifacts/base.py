@@ -19,6 +19,10 @@ class JobLost(Exception):
     """The worker no longer owns the job (reclaimed elsewhere): stop without writing."""
 
 
+class JobTimedOut(Exception):
+    """The job ran past JOB_TIMEOUT_SECS; raised at a checkpoint, recorded as a failure."""
+
+
 class PermanentError(Exception):
     """Retrying cannot help (unknown artifact type, malformed parameters): fail at once."""
 
@@ -43,7 +47,8 @@ class GenerationContext:
     scope: list[str] | None
     params: dict[str, Any]
     extracts: ExtractCache
-    checkpoint: Callable[[], None]  # raises JobLost; call it between units of work
+    # Call between units of work: raises JobLost (the job was taken away) or JobTimedOut.
+    checkpoint: Callable[[], None]
 
     @property
     def commit(self) -> str:

@@ -20,6 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from warmer.ledger import transitions
+from warmer.ledger.transitions import Claim
+
 log = logging.getLogger(__name__)
 
 # High 32 bits of warmer's lock keys ("WARM", "WARN"), so we never collide with other users.
@@ -133,7 +136,7 @@ class JobConnection:
             if self.postgres:
                 # Transitions after the claim commit without waiting for the WAL flush. Losing
                 # one in a database crash is safe: the job then looks claimed or running with no
-                # lock, and the reaper runs it again. The claim itself stays durable (see try_lock).
+                # lock, and the reaper runs it again. The claim itself stays durable (see lock_and_claim).
                 self._conn.exec_driver_sql("SET synchronous_commit TO OFF")
                 self._conn.commit()
         return self._conn
@@ -150,19 +153,18 @@ class JobConnection:
                 self._discard()
                 raise
 
-    def try_lock(self, conn: Connection, key: int) -> bool:
-        """Take the job's lock for this session (inside the caller's transaction on this connection;
-        a session lock outlives it); False if another session holds it."""
+    def lock_and_claim(self, conn: Connection, job_id: int, worker_id: str) -> tuple[bool, Claim | None]:
+        """Take the job's lock for this session and claim the job (one statement on Postgres).
+
+        The session lock outlives the transaction. Returns (locked, claim)."""
+        key = job_lock_key(job_id)
         if self.postgres:
-            # A durable commit for the claim (a lost claim would leave a queued job with no
-            # message), asked for in the same round trip as the lock.
-            got = conn.execute(
-                text("SET LOCAL synchronous_commit TO ON; SELECT pg_try_advisory_lock(:k)"), {"k": key}
-            ).scalar_one()
-            if not got:
-                return False
-        self.key = key
-        return True
+            locked, claim = transitions.lock_and_claim(conn, job_id, worker_id, key)
+        else:
+            locked, claim = True, transitions.claim(conn, job_id, worker_id)
+        if locked:
+            self.key = key
+        return locked, claim
 
     def forget_lock(self) -> None:
         """The lock was released by a statement of the caller's (see mark_completed)."""

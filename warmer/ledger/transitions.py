@@ -230,17 +230,24 @@ def _pg_move(frm: str, to: str, actor: str, update_sql: str, returning: str = "i
     )
 
 
-_PG_CLAIM = _PreparedMove(
-    "warmer_claim",
-    "bigint, text, text",
-    _pg_move(
+# Lock and claim in one round trip: the lock CTE takes the job's session advisory lock (and makes
+# this transaction's commit durable: a lost claim would leave a queued job with no message); the
+# UPDATE only claims if the lock was had. Returns one row: `got`, then the claimed job if any.
+_PG_LOCK_AND_CLAIM = _PreparedMove(
+    "warmer_lock_and_claim",
+    "bigint, text, text, bigint",
+    "WITH lock AS (SELECT pg_try_advisory_lock($4) AS got,"
+    " set_config('synchronous_commit', 'on', true) AS durable), "
+    + _pg_move(
         "queued", "claimed", "$2",
         "UPDATE jobs SET status = 'claimed', worker_id = $2, claim_token = $3,"
-        " claimed_at = clock_timestamp(), heartbeat_at = clock_timestamp(), attempts = attempts + 1"
-        " WHERE id = $1 AND status = 'queued' AND available_at <= clock_timestamp()",
-        'id, attempts, artifact_type, repo_id, branch, "commit", scope, params',
-    )
-    + "SELECT * FROM moved",
+        " claimed_at = clock_timestamp(), heartbeat_at = clock_timestamp(), attempts = jobs.attempts + 1"
+        " FROM lock WHERE lock.got AND jobs.id = $1 AND jobs.status = 'queued'"
+        " AND jobs.available_at <= clock_timestamp()",
+        "jobs.id, jobs.attempts, jobs.artifact_type, jobs.repo_id, jobs.branch, jobs.commit, jobs.scope,"
+        " jobs.params",
+    )[len("WITH "):]
+    + "SELECT lock.got, moved.* FROM lock LEFT JOIN moved ON true",
 )  # fmt: skip
 _PG_RUNNING = _PreparedMove(
     "warmer_running",
@@ -304,18 +311,32 @@ _HEARTBEAT = update(_JOBS).where(*_owned(JobStatus.CLAIMED, JobStatus.RUNNING)).
 
 
 def claim(session: Executor, job_id: int, worker_id: str) -> Claim | None:
-    """queued → claimed for `worker_id`, or None if someone else has it or it is not due.
+    """queued → claimed for `worker_id`, or None if it is not queued or not due.
 
     Compare-and-set: of two deliveries of the same message, exactly one UPDATE
     finds the row still queued.
     """
     token = str(uuid.uuid4())
-    if _dialect(session) == "postgresql":
-        row = _PG_CLAIM(session, job_id, worker_id, token)
-    else:
-        row = _CLAIM(session, p_job=job_id, p_actor=worker_id, p_token=token)
-    if row is None:
-        return None
+    row = _CLAIM(session, p_job=job_id, p_actor=worker_id, p_token=token)
+    return None if row is None else _claim_from(row, job_id, token, worker_id)
+
+
+def lock_and_claim(
+    session: Executor, job_id: int, worker_id: str, lock_key: int
+) -> tuple[bool, Claim | None]:
+    """Postgres: take the job's advisory lock for this session and claim the job, in one statement.
+
+    Returns (locked, claim). Not locked: another session runs the job. Locked
+    without a claim: the job is not queued, and the caller must release the lock.
+    """
+    token = str(uuid.uuid4())
+    row = _PG_LOCK_AND_CLAIM(session, job_id, worker_id, token, lock_key)
+    if row is None or not row.got:
+        return False, None
+    return True, (None if row.id is None else _claim_from(row, job_id, token, worker_id))
+
+
+def _claim_from(row: Any, job_id: int, token: str, worker_id: str) -> Claim:
     return Claim(
         job_id, token, worker_id, row.attempts, row.artifact_type,
         row.repo_id, row.branch, row.commit, row.scope, row.params or {},

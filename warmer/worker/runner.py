@@ -14,23 +14,23 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from warmer.artifacts import registry
-from warmer.artifacts.base import GenerationContext, JobLost, PermanentError
+from warmer.artifacts.base import GenerationContext, JobLost, JobTimedOut, PermanentError
 from warmer.cache.extracts import DbExtractCache
 from warmer.cache.store import write_result
 from warmer.git import mirror
 from warmer.git.snapshot import Snapshot
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
-from warmer.ledger.locks import JobConnection, job_lock_key
+from warmer.ledger.locks import JobConnection
 from warmer.ledger.models import JobStatus, Repository
 from warmer.settings import Settings
 from warmer.worker.heartbeat import JobHeartbeat
@@ -71,13 +71,13 @@ class JobRunner:
         self.connection = JobConnection(db.engine)
         self.heartbeat = JobHeartbeat(self.connection, settings.worker.heartbeat_secs)
         self._sources: dict[int, _Source] = {}  # a repository's name and source never change
+        self._present: set[tuple[Path, str]] = set()  # (mirror, commit) pairs known to be there
 
     def run(self, job_id: int) -> RunReport:
         locked = False
         try:
             with self.connection.transaction() as conn:
-                locked = self.connection.try_lock(conn, job_lock_key(job_id))
-                claim = transitions.claim(conn, job_id, self.worker_id) if locked else None
+                locked, claim = self.connection.lock_and_claim(conn, job_id, self.worker_id)
         except DBAPIError as exc:
             self.connection.unlock()
             raise LedgerUnavailable(str(exc).splitlines()[0]) from exc
@@ -107,7 +107,7 @@ class JobRunner:
         except JobLost:
             log.warning("job_id=%s lost its claim while running; its result is discarded", claim.job_id)
             return RunReport(claim.job_id, Outcome.LOST)
-        except SoftTimeLimitExceeded:
+        except JobTimedOut:
             error = f"timed out after {self.settings.worker.job_timeout_secs:g}s (JOB_TIMEOUT_SECS)"
             return self._fail(claim, error, permanent=False)
         except PermanentError as exc:
@@ -124,9 +124,13 @@ class JobRunner:
         generator = registry.get(claim.artifact_type)
         source = self._source(claim.repo_id)
 
+        deadline = time.monotonic() + self.settings.worker.job_timeout_secs
+
         def checkpoint() -> None:
             if lost.is_set():
                 raise JobLost(claim.job_id)
+            if time.monotonic() > deadline:
+                raise JobTimedOut(claim.job_id)
 
         snapshot = Snapshot(self.repository_path(source, claim.commit), claim.commit, shared=True)
         try:
@@ -174,8 +178,10 @@ class JobRunner:
     def repository_path(self, source: _Source, commit: str) -> Path:
         """This host's mirror of the repository, cloned or fetched as needed to hold `commit`."""
         path = mirror.mirror_path(self.settings.data_dir, source.name, source.url)
-        mirror.ensure_mirror(source.url, path)
-        mirror.resolve_commit(path, commit)  # fetches once when the commit is new to this mirror
+        if (path, commit) not in self._present:  # a fetched commit stays in the mirror
+            mirror.ensure_mirror(source.url, path)
+            mirror.resolve_commit(path, commit)  # fetches once when the commit is new to this mirror
+            self._present.add((path, commit))
         return path
 
     def _ledger_lost(self, claim: transitions.Claim, exc: DBAPIError) -> RunReport:
