@@ -53,26 +53,45 @@ def safe_path(path: str) -> bool:
 
 
 class Snapshot:
-    """The files of one commit. Reads go to the object store, never to a work tree."""
+    """The files of one commit. Reads go to the object store, never to a work tree.
+
+    Opened on first use: a generator that never looks at the files pays nothing.
+    """
 
     def __init__(self, repo_path: Path, commit: str, *, shared: bool = False) -> None:
-        try:
-            self.repo = open_repository(repo_path) if shared else Repo(str(repo_path))
-            self._shared = shared
-            obj = self.repo[commit.encode()]
-        except KeyError as exc:
-            raise GitError(f"commit {commit} is not in {repo_path}") from exc
-        except Exception as exc:  # not a repository, unreadable, ...
-            raise GitError(f"cannot open {repo_path}: {exc}") from exc
-        if not isinstance(obj, Commit):
-            raise GitError(f"{commit} is not a commit")
+        self.path = repo_path
         self.commit = commit
-        self.tree_id = obj.tree.decode()
-        self._commit_obj = obj
+        self._shared = shared
+        self._repo: Repo | None = None
+        self._commit_obj: Commit | None = None
+
+    def _open(self) -> Commit:
+        if self._commit_obj is None:
+            try:
+                self._repo = open_repository(self.path) if self._shared else Repo(str(self.path))
+                obj = self._repo[self.commit.encode()]
+            except KeyError as exc:
+                raise GitError(f"commit {self.commit} is not in {self.path}") from exc
+            except Exception as exc:  # not a repository, unreadable, ...
+                raise GitError(f"cannot open {self.path}: {exc}") from exc
+            if not isinstance(obj, Commit):
+                raise GitError(f"{self.commit} is not a commit")
+            self._commit_obj = obj
+        return self._commit_obj
+
+    @property
+    def repo(self) -> Repo:
+        self._open()
+        assert self._repo is not None
+        return self._repo
+
+    @property
+    def tree_id(self) -> str:
+        return self._open().tree.decode()
 
     @property
     def message(self) -> str:
-        return self._commit_obj.message.decode("utf-8", "replace")
+        return self._open().message.decode("utf-8", "replace")
 
     def entries(self) -> tuple[list[FileEntry], list[Skipped]]:
         """Every file at the commit, plus what was left out and why (submodules, bad paths)."""
@@ -100,5 +119,5 @@ class Snapshot:
             yield entry, self.read(entry.blob_id)
 
     def close(self) -> None:
-        if not self._shared:
-            self.repo.close()
+        if self._repo is not None and not self._shared:
+            self._repo.close()
