@@ -14,7 +14,7 @@ from celery import Celery
 from sqlalchemy import select
 
 from warmer.broker import BrokerProbe
-from warmer.ledger import transitions
+from warmer.ledger import outbox
 from warmer.ledger.db import Database
 from warmer.ledger.models import ClusterState, Trigger
 from warmer.queues import message_priority, queue_for
@@ -36,7 +36,7 @@ def reconcile_broker_epoch(db: Database, probe: BrokerProbe) -> int:
         ).scalar_one_or_none()
         if state is not None and state.value == run_id:
             return 0
-        forgotten = transitions.forget_published(session) if state is not None else 0
+        forgotten = outbox.forget_published(session) if state is not None else 0
         if state is None:
             session.add(ClusterState(key=BROKER_RUN_ID_KEY, value=run_id))
         else:
@@ -67,7 +67,7 @@ def publish(app: Celery, db: Database, jobs: Sequence[tuple[int, Trigger, int]])
                 sent.append(job_id)
     finally:
         with db.session() as session:
-            transitions.mark_published(session, sent)
+            outbox.mark_published(session, sent)
     return len(sent)
 
 
@@ -76,7 +76,7 @@ def publish_due(app: Celery, db: Database, batch: int = 500) -> int:
     total = 0
     while True:
         with db.session() as session:
-            due = transitions.due_unpublished(session, limit=batch)
+            due = outbox.due_unpublished(session, limit=batch)
         if not due:
             return total
         total += publish(app, db, due)

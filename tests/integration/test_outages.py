@@ -6,10 +6,7 @@ from the machine's documentation) and always start them again.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 
 import pytest
@@ -22,14 +19,6 @@ from warmer.ledger.models import Job, JobStatus, Repository
 
 pytestmark = pytest.mark.integration
 JOBS = 16
-
-
-def _health(port: int) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def _statuses(cluster: Cluster) -> Counter[JobStatus]:
@@ -57,13 +46,15 @@ def test_redis_restart_mid_run(cluster: Cluster, repo_in_ledger: tuple[Repositor
     _ids, port = _start_run(cluster, repo, head)
     try:
         services.stop_redis()  # Redis here keeps nothing on disk: every queued message is gone
-        _code, body = until(lambda: (r := _health(port))[0] == 503 and r, 30, "health to report the outage")  # type: ignore[misc]
+        _code, body = until(
+            lambda: (r := services.health(port))[0] == 503 and r, 30, "health to report the outage"
+        )  # type: ignore[misc]
         assert body["status"] == "unhealthy" and "broker unreachable" in str(body["reason"])
         time.sleep(2)
     finally:
         services.start_redis()
     until(lambda: _all_completed(cluster), 90, f"all jobs to complete after the restart\n{cluster.logs()}")
-    assert _health(port)[0] == 200
+    assert services.health(port)[0] == 200
     assert "re-publishing" in cluster.logs(tail=None)  # the leader noticed the broker had lost its messages
     assert _statuses(cluster) == Counter({JobStatus.COMPLETED: JOBS})
 
@@ -73,14 +64,16 @@ def test_postgres_restart_mid_run(cluster: Cluster, repo_in_ledger: tuple[Reposi
     _ids, port = _start_run(cluster, repo, head)
     try:
         services.stop_postgres()
-        _code, body = until(lambda: (r := _health(port))[0] == 503 and r, 30, "health to report the outage")  # type: ignore[misc]
+        _code, body = until(
+            lambda: (r := services.health(port))[0] == 503 and r, 30, "health to report the outage"
+        )  # type: ignore[misc]
         assert body["status"] == "unhealthy" and "database unreachable" in str(body["reason"])
         assert body["queue_depth"] is None  # unknown while the ledger is away, not a made-up zero
         time.sleep(3)
     finally:
         services.start_postgres()
     until(lambda: _all_completed(cluster), 90, f"all jobs to complete after the restart\n{cluster.logs()}")
-    until(lambda: _health(port)[0] == 200, 30, "health to recover")
+    until(lambda: services.health(port)[0] == 200, 30, "health to recover")
     with cluster.db.session() as session:
         rows = session.execute(select(Job.id, Job.attempts, Job.reclaims, Job.failures)).all()
     assert len(rows) == JOBS and all(r.failures == 0 for r in rows)

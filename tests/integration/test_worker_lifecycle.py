@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.integration.conftest import Cluster, until
+from tests.support import services
 from tests.support.factories import add_job, job
 from tests.support.services import ROOT
 from warmer.ledger import queries
@@ -168,19 +169,11 @@ def test_failing_generator_retries_then_fails_and_requeue_completes(
     )
 
 
-def _health(port: int) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def test_health_figures_match_the_ledger(cluster: Cluster, repo_in_ledger: tuple[Repository, str]) -> None:
     repo, head = repo_in_ledger
     worker = cluster.worker("a", concurrency=2)
     port = worker.health_port  # type: ignore[attr-defined]
-    assert _health(port) == (200, {"status": "healthy", "active_jobs": 0, "queue_depth": 0})
+    assert services.health(port) == (200, {"status": "healthy", "active_jobs": 0, "queue_depth": 0})
     ids = [add_job(cluster.db, repo, commit=f"{i:040x}" if i else head, artifact_type="test_sleep",
                    params={"seconds": 4, "n": i}) for i in range(5)]  # fmt: skip
     for i in ids:  # all on the same, real commit
@@ -195,7 +188,7 @@ def test_health_figures_match_the_ledger(cluster: Cluster, repo_in_ledger: tuple
             )
 
     until(two_running, 30, "two jobs running")
-    code, body = _health(port)
+    code, body = services.health(port)
     with cluster.db.session() as session:
         queued = session.execute(select(func.count()).where(Job.status == JobStatus.QUEUED)).scalar_one()
     assert code == 200 and body == {"status": "healthy", "active_jobs": 2, "queue_depth": queued}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -121,6 +124,15 @@ def stop_postgres() -> None:
 def start_postgres() -> None:
     subprocess.run(PG_START, shell=True, check=True, capture_output=True)
     wait_for(postgres_up, 60, 0.2, "postgres to start")
+
+
+def health(port: int) -> tuple[int, dict[str, object]]:
+    """GET a worker's /health: (status code, body), whether healthy (200) or not (503)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 _STARTS = itertools.count(1)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.factories import add_job, add_repo, force, job
-from warmer.ledger import queries, transitions
+from warmer.ledger import outbox, queries, transitions
 from warmer.ledger.db import Database
 from warmer.ledger.models import Job, JobEvent, JobStatus, Trigger
 
@@ -174,7 +174,7 @@ def test_backoff_delays_the_retry(ledger: Database) -> None:
         transitions.record_failure(session, claim, "x", max_retries=3, backoff_secs=60, now=ledger.now())
     assert _claim(ledger, job_id) is None  # not before its backoff has passed
     with ledger.session() as session:
-        assert transitions.due_unpublished(session) == []
+        assert outbox.due_unpublished(session) == []
 
 
 def test_permanent_error_fails_at_once(ledger: Database) -> None:
@@ -236,15 +236,15 @@ def test_publishing_bookkeeping(ledger: Database) -> None:
     commit_job = add_job(ledger, repo, trigger=Trigger.COMMIT, commit="c" * 40)
     miss_job = add_job(ledger, repo, trigger=Trigger.MISS, commit="d" * 40)
     with ledger.session() as session:
-        due = transitions.due_unpublished(session)
+        due = outbox.due_unpublished(session)
         assert {(d[0], d[1]) for d in due} == {(commit_job, Trigger.COMMIT), (miss_job, Trigger.MISS)}
         assert {d[0]: d[2] for d in due} == {commit_job: 0, miss_job: 2}
-        transitions.mark_published(session, [commit_job, miss_job])
+        outbox.mark_published(session, [commit_job, miss_job])
     with ledger.session() as session:
-        assert transitions.due_unpublished(session) == []
-        assert transitions.forget_published(session) == 2  # the broker lost its messages
+        assert outbox.due_unpublished(session) == []
+        assert outbox.forget_published(session) == 2  # the broker lost its messages
     with ledger.session() as session:
-        assert len(transitions.due_unpublished(session)) == 2
+        assert len(outbox.due_unpublished(session)) == 2
 
 
 def test_phase_times_come_from_the_events(ledger: Database) -> None:

@@ -36,6 +36,20 @@ def job_lock_key(job_id: int) -> int:
     return (_JOB_NAMESPACE << 32) | (job_id & 0xFFFFFFFF)
 
 
+def session_holds(conn: Connection, key: int) -> bool:
+    """Whether this connection's own session holds the advisory lock `key` right now."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND objsubid = 1"
+                " AND classid::bigint = :high AND objid::bigint = :low"
+            ),
+            {"high": key >> 32, "low": key & 0xFFFFFFFF},
+        ).scalar_one()
+    )
+
+
 class SessionLock:
     """One session-level advisory lock held on its own pooled connection."""
 
@@ -69,16 +83,9 @@ class SessionLock:
         if self.connection is None or self.connection.invalidated or self.connection.closed:
             self.release()
             return self.acquire()
-        row = self.connection.execute(
-            text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND pid = pg_backend_pid() AND objsubid = 1"
-                " AND classid::bigint = :high AND objid::bigint = :low"
-            ),
-            {"high": self.key >> 32, "low": self.key & 0xFFFFFFFF},
-        ).scalar_one()
+        held = session_holds(self.connection, self.key)
         self.connection.commit()
-        return bool(row)
+        return held
 
     def release(self) -> None:
         """Unlock and return the connection; a broken connection is discarded, which also unlocks."""
@@ -175,14 +182,7 @@ class JobConnection:
         if not self.postgres or self.key is None:
             return True
         with self.transaction() as conn:
-            held = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND pid = pg_backend_pid() AND objsubid = 1"
-                    " AND classid::bigint = :high AND objid::bigint = :low"
-                ),
-                {"high": self.key >> 32, "low": self.key & 0xFFFFFFFF},
-            ).scalar_one()
+            held = session_holds(conn, self.key)
             if not held:  # a new connection after a blip: take the lock back unless someone else has it
                 held = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar_one()
         return bool(held)

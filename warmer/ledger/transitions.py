@@ -12,25 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from warmer.ledger import statements
 from warmer.ledger.db import utcnow
 from warmer.ledger.models import Job, JobEvent, JobStatus, Trigger
+from warmer.ledger.statements import Executor
 from warmer.queues import priority_for
 
 # Core tables, not ORM entities: the hot transitions skip the ORM's bulk-update machinery,
 # and work the same on a Session or on a worker's dedicated Connection.
 _JOBS = Job.__table__
 _EVENTS = JobEvent.__table__
-Executor = Session | Connection
 
 
 def _dialect(executor: Executor) -> str:
@@ -155,161 +155,6 @@ def enqueue(session: Executor, spec: JobSpec, actor: str) -> Enqueued:
     return Enqueued(job_id, True, spec.trigger, priority)
 
 
-class _Move:
-    """A guarded UPDATE plus its event row, in one transaction: the portable form (SQLite).
-
-    Built once per dialect and executed with parameters named p_* (SQLAlchemy
-    reserves column names for SET clauses).
-    """
-
-    def __init__(
-        self,
-        frm: JobStatus,
-        to: JobStatus,
-        where: list[Any],
-        values: dict[str, Any],
-        returning: tuple[Any, ...] = (),
-    ) -> None:
-        self.statement = (
-            update(_JOBS).where(*where).values(**values).returning(Job.id, Job.attempts, *returning)
-        )
-        self.event = insert(_EVENTS).values(
-            job_id=bindparam("p_event_job"),
-            from_status=frm,
-            to_status=to,
-            actor=bindparam("p_actor"),
-            attempt=bindparam("p_event_attempt"),
-            detail=None,
-        )
-
-    def __call__(self, session: Executor, **params: Any) -> Any:
-        row = session.execute(self.statement, params).one_or_none()
-        if row is not None:
-            event = {"p_event_job": row.id, "p_event_attempt": row.attempts, "p_actor": params["p_actor"]}
-            session.execute(self.event, event)
-        return row
-
-
-class _PreparedMove:
-    """The same transition on Postgres, as one server-side prepared statement.
-
-    A data-modifying CTE writes the event from the UPDATE's RETURNING: one round
-    trip, planned once per connection. This is the hot path of every job.
-    """
-
-    def __init__(self, name: str, types: str, sql: str) -> None:
-        self.name, self.types, self.sql = name, types, sql
-        self.placeholders = ", ".join(["%s"] * len(types.split(",")))
-
-    def __call__(self, session: Executor, *args: Any) -> Any:
-        conn = session if isinstance(session, Connection) else session.connection()
-        prepared: set[str] = conn.connection.info.setdefault("warmer_prepared", set())
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            if self.name not in prepared:
-                cursor.execute(f"PREPARE {self.name} ({self.types}) AS {self.sql}")
-                prepared.add(self.name)  # survives rollbacks: prepared statements live with the session
-            cursor.execute(f"EXECUTE {self.name} ({self.placeholders})", args)
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            return _Row(**{column.name: value for column, value in zip(cursor.description, row, strict=True)})
-        finally:
-            cursor.close()
-
-
-class _Row(dict[str, Any]):
-    __getattr__ = dict.__getitem__
-
-
-def _pg_move(frm: str, to: str, actor: str, update_sql: str, returning: str = "id, attempts") -> str:
-    return (
-        f"WITH moved AS ({update_sql} RETURNING {returning}), "
-        "event AS (INSERT INTO job_events (job_id, from_status, to_status, actor, attempt) "
-        f"SELECT id, '{frm}', '{to}', {actor}, attempts FROM moved) "
-    )
-
-
-# Lock and claim in one round trip: the lock CTE takes the job's session advisory lock (and makes
-# this transaction's commit durable: a lost claim would leave a queued job with no message); the
-# UPDATE only claims if the lock was had. Returns one row: `got`, then the claimed job if any.
-_PG_LOCK_AND_CLAIM = _PreparedMove(
-    "warmer_lock_and_claim",
-    "bigint, text, text, bigint",
-    "WITH lock AS (SELECT pg_try_advisory_lock($4) AS got,"
-    " set_config('synchronous_commit', 'on', true) AS durable), "
-    + _pg_move(
-        "queued", "claimed", "$2",
-        "UPDATE jobs SET status = 'claimed', worker_id = $2, claim_token = $3,"
-        " claimed_at = clock_timestamp(), heartbeat_at = clock_timestamp(), attempts = jobs.attempts + 1"
-        " FROM lock WHERE lock.got AND jobs.id = $1 AND jobs.status = 'queued'"
-        " AND jobs.available_at <= clock_timestamp()",
-        "jobs.id, jobs.attempts, jobs.artifact_type, jobs.repo_id, jobs.branch, jobs.commit, jobs.scope,"
-        " jobs.params",
-    )[len("WITH "):]
-    + "SELECT lock.got, moved.* FROM lock LEFT JOIN moved ON true",
-)  # fmt: skip
-_PG_RUNNING = _PreparedMove(
-    "warmer_running",
-    "bigint, text, text",
-    _pg_move(
-        "claimed", "running", "$3",
-        "UPDATE jobs SET status = 'running', started_at = clock_timestamp(), heartbeat_at = clock_timestamp()"
-        " WHERE id = $1 AND claim_token = $2 AND status = 'claimed'",
-    )
-    + "SELECT id FROM moved",
-)  # fmt: skip
-_PG_COMPLETE = (
-    "UPDATE jobs SET status = 'completed', finished_at = clock_timestamp(), error = NULL, claim_token = NULL"
-    " WHERE id = $1 AND claim_token = $2 AND status = 'running'"
-)
-_PG_COMPLETED = _PreparedMove(
-    "warmer_completed",
-    "bigint, text, text",
-    _pg_move("running", "completed", "$3", _PG_COMPLETE) + "SELECT id FROM moved",
-)
-# The completing statement also releases the job's advisory lock, only if the job completed.
-_PG_COMPLETED_UNLOCK = _PreparedMove(
-    "warmer_completed_unlock",
-    "bigint, text, text, bigint",
-    _pg_move("running", "completed", "$3", _PG_COMPLETE) + "SELECT id, pg_advisory_unlock($4) FROM moved",
-)
-
-
-def _owned(*statuses: JobStatus) -> list[Any]:
-    """The guard of every transition after a claim: this job, this claim token, an expected state."""
-    return [Job.id == bindparam("p_job"), Job.claim_token == bindparam("p_token"), Job.status.in_(statuses)]
-
-
-_CLAIM = _Move(
-    JobStatus.QUEUED,
-    JobStatus.CLAIMED,
-    where=[Job.id == bindparam("p_job"), Job.status == JobStatus.QUEUED, Job.available_at <= utcnow()],
-    values=dict(
-        status=JobStatus.CLAIMED,
-        worker_id=bindparam("p_actor"),
-        claim_token=bindparam("p_token"),
-        claimed_at=utcnow(),
-        heartbeat_at=utcnow(),
-        attempts=Job.attempts + 1,
-    ),
-    returning=(Job.artifact_type, Job.repo_id, Job.branch, Job.commit, Job.scope, Job.params),
-)
-_RUNNING = _Move(
-    JobStatus.CLAIMED,
-    JobStatus.RUNNING,
-    where=_owned(JobStatus.CLAIMED),
-    values=dict(status=JobStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow()),
-)
-_COMPLETED = _Move(
-    JobStatus.RUNNING,
-    JobStatus.COMPLETED,
-    where=_owned(JobStatus.RUNNING),
-    values=dict(status=JobStatus.COMPLETED, finished_at=utcnow(), error=None, claim_token=None),
-)
-_HEARTBEAT = update(_JOBS).where(*_owned(JobStatus.CLAIMED, JobStatus.RUNNING)).values(heartbeat_at=utcnow())
-
-
 def claim(session: Executor, job_id: int, worker_id: str) -> Claim | None:
     """queued → claimed for `worker_id`, or None if it is not queued or not due.
 
@@ -317,7 +162,7 @@ def claim(session: Executor, job_id: int, worker_id: str) -> Claim | None:
     finds the row still queued.
     """
     token = str(uuid.uuid4())
-    row = _CLAIM(session, p_job=job_id, p_actor=worker_id, p_token=token)
+    row = statements.CLAIM(session, p_job=job_id, p_actor=worker_id, p_token=token)
     return None if row is None else _claim_from(row, job_id, token, worker_id)
 
 
@@ -330,7 +175,7 @@ def lock_and_claim(
     without a claim: the job is not queued, and the caller must release the lock.
     """
     token = str(uuid.uuid4())
-    row = _PG_LOCK_AND_CLAIM(session, job_id, worker_id, token, lock_key)
+    row = statements.PG_LOCK_AND_CLAIM(session, job_id, worker_id, token, lock_key)
     if row is None or not row.got:
         return False, None
     return True, (None if row.id is None else _claim_from(row, job_id, token, worker_id))
@@ -354,13 +199,15 @@ def _claim_params(claim_: Claim) -> dict[str, Any]:
 def mark_running(session: Executor, claim_: Claim) -> bool:
     """claimed → running; False if the claim was lost meanwhile."""
     if _dialect(session) == "postgresql":
-        return _PG_RUNNING(session, claim_.job_id, claim_.token, claim_.worker_id) is not None
-    return _RUNNING(session, **_claim_params(claim_)) is not None
+        return statements.PG_RUNNING(session, claim_.job_id, claim_.token, claim_.worker_id) is not None
+    return statements.RUNNING(session, **_claim_params(claim_)) is not None
 
 
 def heartbeat(session: Executor, claim_: Claim) -> bool:
     """Stamp the job as alive; False tells the worker it no longer owns the job."""
-    return bool(session.execute(_HEARTBEAT, {"p_job": claim_.job_id, "p_token": claim_.token}).rowcount)
+    return bool(
+        session.execute(statements.HEARTBEAT, {"p_job": claim_.job_id, "p_token": claim_.token}).rowcount
+    )
 
 
 def mark_completed(session: Executor, claim_: Claim, *, release_lock: int | None = None) -> bool:
@@ -370,11 +217,11 @@ def mark_completed(session: Executor, claim_: Claim, *, release_lock: int | None
     same statement when (and only when) the completion happened.
     """
     if _dialect(session) != "postgresql":
-        return _COMPLETED(session, **_claim_params(claim_)) is not None
+        return statements.COMPLETED(session, **_claim_params(claim_)) is not None
     args = (claim_.job_id, claim_.token, claim_.worker_id)
     if release_lock is not None:
-        return _PG_COMPLETED_UNLOCK(session, *args, release_lock) is not None
-    return _PG_COMPLETED(session, *args) is not None
+        return statements.PG_COMPLETED_UNLOCK(session, *args, release_lock) is not None
+    return statements.PG_COMPLETED(session, *args) is not None
 
 
 def _retry_at(now: datetime, backoff_secs: float, failures: int) -> datetime:
@@ -500,40 +347,3 @@ def requeue(session: Session, job_id: int, actor: str) -> None:
     if not done:
         raise TransitionRefused(f"job {job_id} changed state meanwhile; try again")
     _event(session, job_id, JobStatus.FAILED, JobStatus.QUEUED, actor, job.attempts, "re-queued by hand")
-
-
-def mark_published(session: Executor, job_ids: Sequence[int]) -> None:
-    """Note that a message for these still-queued jobs is on the broker."""
-    if job_ids:
-        session.execute(
-            update(_JOBS)
-            .where(Job.id.in_(job_ids), Job.status == JobStatus.QUEUED)
-            .values(published_at=utcnow())
-        )
-
-
-def forget_published(session: Executor) -> int:
-    """The broker lost its messages (e.g. Redis restarted empty): every queued job needs a new one."""
-    return session.execute(
-        update(_JOBS)
-        .where(Job.status == JobStatus.QUEUED, Job.published_at.is_not(None))
-        .values(published_at=None)
-    ).rowcount
-
-
-def due_unpublished(session: Executor, limit: int = 500) -> list[tuple[int, Trigger, int]]:
-    """Queued jobs that are due and have no message on the broker, highest priority first."""
-    rows = session.execute(
-        select(Job.id, Job.trigger, Job.priority)
-        .where(Job.status == JobStatus.QUEUED, Job.published_at.is_(None), Job.available_at <= utcnow())
-        .order_by(Job.available_at, Job.id)
-        .limit(limit)
-    ).all()
-    return [(row.id, row.trigger, row.priority) for row in rows]
-
-
-def count_by_status(session: Executor) -> dict[JobStatus, int]:
-    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
-    counts = {status: 0 for status in JobStatus}
-    counts.update({row[0]: row[1] for row in rows})
-    return counts
