@@ -6,7 +6,7 @@ every message with an explicit priority, and no result backend: the ledger
 is the record of what happened.
 """
 
-from warmer.queues import CONNECT_QUEUE as _CONNECT_QUEUE
+from warmer.queues import default_queue as _default_queue
 from warmer.queues import is_amqp as _is_amqp
 from warmer.queues import kombu_queues as _kombu_queues
 from warmer.queues import message_priority as _priority
@@ -26,12 +26,12 @@ broker_transport_options = {
 }
 
 task_queues = _kombu_queues(broker_url)
-task_default_queue = _CONNECT_QUEUE
+task_default_queue = _default_queue(broker_url)
 task_default_priority = _priority(1, broker_url)
 # `celery call` has no --priority: the route gives warmer.full_warming its queue and priority.
 task_routes = {
-    "warmer.full_warming": {"queue": _CONNECT_QUEUE, "priority": _priority(1, broker_url)},
-    "warmer.generate_artifact": {"queue": _CONNECT_QUEUE},
+    "warmer.full_warming": {"queue": _default_queue(broker_url), "priority": _priority(1, broker_url)},
+    "warmer.generate_artifact": {"queue": _default_queue(broker_url)},
 }
 task_acks_late = True
 task_reject_on_worker_lost = False  # the stale-job reaper brings a dead worker's job back, once

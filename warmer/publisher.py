@@ -59,7 +59,7 @@ def publish(app: Celery, db: Database, jobs: Sequence[tuple[int, Trigger, int]])
                 app.send_task(
                     GENERATE_TASK,
                     args=[job_id],
-                    queue=queue_for(trigger),
+                    queue=queue_for(trigger, broker_url),
                     priority=message_priority(rank, broker_url),
                     producer=producer,
                     retry=False,

@@ -15,6 +15,7 @@ from tests.support.gitrepo import git
 from warmer import publisher
 from warmer.ledger.db import Database
 from warmer.ledger.models import Repository, Trigger
+from warmer.queues import kombu_queues
 
 _HEALTH_PORTS = itertools.count(18181)
 
@@ -46,6 +47,7 @@ class Cluster:
         self.app = Celery("warmer-tests")
         self.app.config_from_object("warmer.celery_defaults")
         self.app.conf.broker_url = env["CELERY_BROKER_URL"]
+        self.app.conf.task_queues = kombu_queues(env["CELERY_BROKER_URL"])
 
     def worker(self, name: str, concurrency: int = 2, wait: bool = True, **extra_env: str) -> services.Worker:
         port = next(_HEALTH_PORTS)
@@ -69,13 +71,35 @@ class Cluster:
         self.db.dispose()
 
 
+AMQP_TEST_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def _purge_amqp() -> None:
+    """RabbitMQ keeps durable queues between tests: empty warmer's before and after."""
+    from kombu import Connection
+
+    from warmer.queues import kombu_queues
+
+    with Connection(AMQP_TEST_URL, connect_timeout=5) as conn:
+        channel = conn.channel()
+        for queue in kombu_queues(AMQP_TEST_URL):
+            queue.bind(channel).declare()
+            queue.bind(channel).purge()
+
+
 @pytest.fixture
-def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    """A world on Redis by default; `@pytest.mark.parametrize("cluster", ["amqp"], indirect=True)`
+    puts it on the local RabbitMQ instead."""
+    broker = getattr(request, "param", "redis")
+    broker_url = AMQP_TEST_URL if broker == "amqp" else services.REDIS_TEST_URL
     services.flush_redis()
+    if broker == "amqp":
+        _purge_amqp()
     env = {
         **WORKER_ENV,
         "DATABASE_URL": pg_url,
-        "CELERY_BROKER_URL": services.REDIS_TEST_URL,
+        "CELERY_BROKER_URL": broker_url,
         "WARMER_DATA_DIR": str(tmp_path / "worker-data"),
         "WARMER_CONFIG": str(tmp_path / "no-config.yaml"),
     }
@@ -83,6 +107,8 @@ def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
     yield world
     world.close()
     services.flush_redis()
+    if broker == "amqp":
+        _purge_amqp()
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ def test_a_new_commit_job_is_the_next_job_started_despite_thousands_of_miss_jobs
     assert waiting > BACKLOG - 100  # the backlog was really there while they overtook it
 
 
+@pytest.mark.parametrize("cluster", ["redis", "amqp"], indirect=True)
 def test_commit_then_connect_then_miss_whatever_the_publishing_order(
     cluster: Cluster, repo_in_ledger: tuple[Repository, str]
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -120,6 +121,54 @@ def test_kill9_mid_job_is_reclaimed_and_completed_by_another_worker(
     with cluster.db.session() as session:
         details = [e.detail or "" for e in queries.events(session, job_id)]
     assert any("no session has held the job's lock" in d for d in details), details
+
+
+def test_a_hung_worker_is_fenced_and_its_job_completed_once_elsewhere(
+    cluster: Cluster, repo_in_ledger: tuple[Repository, str], tmp_path: Path
+) -> None:
+    """SIGSTOP keeps the hung worker's connections (and its locks) open: only the stale heartbeat
+    tells. Leadership passes on by lease, the reaper ends the hung session, another worker runs the
+    job; when the hung worker resumes, nothing it does counts."""
+    repo, head = repo_in_ledger
+    runs_file = tmp_path / "runs.txt"
+    fast = {"KEEPTRUSTS_CACHE_WARMER_STALE_THRESHOLD_SECS": "4"}
+    hung = cluster.worker("hung", concurrency=1, **fast)
+    until(lambda: "took leadership" in hung.log(), 20, "the first worker to lead")
+    job_id = add_job(cluster.db, repo, commit=head, artifact_type="test_sleep",
+                     params={"seconds": 2, "runs_file": str(runs_file), "tag": "h"})  # fmt: skip
+    cluster.publish([job_id])
+    until(lambda: status_of(cluster, job_id) == JobStatus.RUNNING, 30, "the job to run")
+    os.killpg(hung.pid, signal.SIGSTOP)
+    try:
+        rescuer = cluster.worker("rescuer", concurrency=1, **fast)
+        until(
+            lambda: status_of(cluster, job_id) == JobStatus.COMPLETED,
+            60,
+            f"completion elsewhere\n{cluster.logs()}",
+        )
+        assert "ended database session" in rescuer.log()
+    finally:
+        os.killpg(hung.pid, signal.SIGCONT)
+    time.sleep(3)  # the hung worker resumes and finishes its sleep: its completion must not count
+    row = job(cluster.db, job_id)
+    assert row.status == JobStatus.COMPLETED and row.reclaims == 1
+    assert row.worker_id.split("-")[1] == str(rescuer.pid)  # type: ignore[union-attr]
+    with cluster.db.session() as session:
+        finishes = [e for e in queries.events(session, job_id) if e.to_status == JobStatus.COMPLETED]
+    assert len(finishes) == 1 and finishes[0].actor == row.worker_id
+
+
+def test_a_job_running_past_its_timeout_fails_with_a_clear_error(
+    cluster: Cluster, repo_in_ledger: tuple[Repository, str]
+) -> None:
+    repo, head = repo_in_ledger
+    cluster.worker(
+        "a", KEEPTRUSTS_CACHE_WARMER_JOB_TIMEOUT_SECS="0.5", KEEPTRUSTS_CACHE_WARMER_MAX_RETRIES="0"
+    )
+    job_id = add_job(cluster.db, repo, commit=head, artifact_type="test_sleep", params={"seconds": 5})
+    cluster.publish([job_id])
+    until(lambda: status_of(cluster, job_id) == JobStatus.FAILED, 30, "the job to time out")
+    assert "timed out after 0.5s (JOB_TIMEOUT_SECS)" in (job(cluster.db, job_id).error or "")
 
 
 def test_a_duplicated_message_runs_once(

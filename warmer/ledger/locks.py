@@ -25,10 +25,8 @@ from warmer.ledger.transitions import Claim
 
 log = logging.getLogger(__name__)
 
-# High 32 bits of warmer's lock keys ("WARM", "WARN"), so we never collide with other users.
+# High 32 bits of warmer's job lock keys ("WARM"), so we never collide with other users.
 _JOB_NAMESPACE = 0x5741524D
-_LEADER_NAMESPACE = 0x5741524E
-LEADER_KEY = _LEADER_NAMESPACE << 32
 
 
 def job_lock_key(job_id: int) -> int:
@@ -50,57 +48,23 @@ def session_holds(conn: Connection, key: int) -> bool:
     )
 
 
-class SessionLock:
-    """One session-level advisory lock held on its own pooled connection."""
+def terminate_holder(conn: Connection, job_id: int) -> int | None:
+    """End the database session holding a job's lock (a hung worker), so the job can run elsewhere.
 
-    def __init__(self, engine: Engine, key: int) -> None:
-        self.engine = engine
-        self.key = key
-        self.connection: Connection | None = None
-
-    def acquire(self) -> bool:
-        """Try once; False if another session holds it."""
-        if self.engine.dialect.name != "postgresql":
-            return True
-        conn = self.engine.connect()
-        try:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar_one()
-            conn.commit()
-        except Exception:
-            conn.invalidate()
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return False
-        self.connection = conn
-        return True
-
-    def held(self) -> bool:
-        """Re-check on our own connection; re-acquire it if the connection was replaced."""
-        if self.engine.dialect.name != "postgresql":
-            return True
-        if self.connection is None or self.connection.invalidated or self.connection.closed:
-            self.release()
-            return self.acquire()
-        held = session_holds(self.connection, self.key)
-        self.connection.commit()
-        return held
-
-    def release(self) -> None:
-        """Unlock and return the connection; a broken connection is discarded, which also unlocks."""
-        conn, self.connection = self.connection, None
-        if conn is None:
-            return
-        try:
-            if not conn.invalidated and not conn.closed:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
-                conn.commit()
-        except Exception:  # the session is gone, and the lock with it
-            log.debug("advisory unlock failed; discarding the connection", exc_info=True)
-            conn.invalidate()
-        finally:
-            conn.close()
+    Fencing: the hung worker's later statements fail on a closed connection, and
+    its claim token no longer matches anyway. Returns the pid ended, if any."""
+    if conn.dialect.name != "postgresql":
+        return None
+    pid = conn.execute(
+        text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND classid::bigint = :ns AND objid::bigint = :low"
+        ),
+        {"ns": _JOB_NAMESPACE, "low": job_id & 0xFFFFFFFF},
+    ).scalar_one_or_none()
+    if pid is not None:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    return pid
 
 
 def held_job_locks(conn: Connection, job_ids: Iterable[int]) -> set[int]:

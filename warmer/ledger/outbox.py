@@ -46,3 +46,11 @@ def due_unpublished(session: Executor, limit: int = 500) -> list[tuple[int, Trig
         .limit(limit)
     ).all()
     return [(row.id, row.trigger, row.priority) for row in rows]
+
+
+def forget(session: Executor, job_id: int) -> None:
+    """A delivery could not run a queued job (its lock was still held by a fenced worker): let the
+    poller publish it again, or it would wait for a message that was already consumed."""
+    session.execute(
+        update(_JOBS).where(Job.id == job_id, Job.status == JobStatus.QUEUED).values(published_at=None)
+    )

@@ -1,10 +1,10 @@
 """The worker's periodic duties, on their own thread so a slow database never stalls consumption.
 
 Every POLL_INTERVAL_SECS: heartbeat this instance (every HEARTBEAT_SECS), and,
-if this instance holds the leader lock, reap stale jobs, notice a broker that
+if this instance holds the leader lease, reap stale jobs, notice a broker that
 lost its messages, publish due jobs that have no message (retries after their
 backoff, jobs enqueued while the broker was down), and mark silent instances
-stopped. One leader at a time, elected by a Postgres advisory lock.
+stopped. One leader at a time, by a lease in the ledger (see leader.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from celery import Celery
 from warmer import publisher
 from warmer.broker import BrokerProbe
 from warmer.ledger.db import Database
-from warmer.ledger.locks import LEADER_KEY, SessionLock
 from warmer.settings import WorkerSettings
 from warmer.worker import instances
+from warmer.worker.leader import LeaderLease
 from warmer.worker.reaper import StaleJobReaper
 
 log = logging.getLogger("worker_cache_warmer")
@@ -32,7 +32,8 @@ class Maintenance:
         self.db = db
         self.settings = settings
         self.instance_id = instance_id
-        self.leader = SessionLock(db.engine, LEADER_KEY)
+        # A lease that outlives a few missed ticks, so one slow tick does not hand leadership over.
+        self.leader = LeaderLease(db, instance_id, ttl_secs=max(3 * settings.poll_interval_secs, 5))
         self.is_leader = False
         self.reaper = StaleJobReaper(
             db,
@@ -53,7 +54,11 @@ class Maintenance:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        self.leader.release()
+        if self.is_leader:
+            try:
+                self.leader.release()
+            except Exception as exc:  # the database may be why we stop; the lease then just expires
+                log.warning("could not release the leader lease: %s", exc)
 
     def _loop(self) -> None:
         failing = False
@@ -67,7 +72,7 @@ class Maintenance:
                 if not failing:
                     log.warning("maintenance paused: %s", str(exc).splitlines()[0] if str(exc) else exc)
                 failing = True
-                self._drop_leadership()
+                self.is_leader = False  # a lease not renewed lapses by itself
             self._stop.wait(self.settings.poll_interval_secs)
 
     def tick(self) -> None:
@@ -85,12 +90,8 @@ class Maintenance:
         instances.prune_dead(self.db, now, self.settings.stale_threshold_secs)
 
     def _lead(self) -> bool:
-        held = self.leader.held() if self.is_leader else self.leader.acquire()
+        held = self.leader.hold()
         if held != self.is_leader:
             log.info("%s leadership of warmer maintenance", "took" if held else "lost")
         self.is_leader = held
         return held
-
-    def _drop_leadership(self) -> None:
-        self.leader.release()
-        self.is_leader = False

@@ -1,7 +1,8 @@
 """StaleJobReaper brings back jobs whose worker died or went silent.
 
 A claimed/running job is reclaimed when its heartbeat is older than
-STALE_THRESHOLD_SECS, or much sooner when no database session has held its
+STALE_THRESHOLD_SECS (if a hung worker still holds the job's lock, its database
+session is ended, fencing it off), or much sooner when no database session has held its
 advisory lock for LOCK_GRACE_SECS, seen by two reaper passes (the worker's
 connection closed, e.g. after kill -9). A live worker whose connection merely
 dropped re-takes its lock within a second (see JobHeartbeat), so an absence
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
-from warmer.ledger.locks import held_job_locks
+from warmer.ledger.locks import held_job_locks, terminate_holder
 from warmer.ledger.models import Job, JobStatus
 
 log = logging.getLogger("worker_cache_warmer")
@@ -93,6 +94,11 @@ class StaleJobReaper:
                 status = transitions.reclaim(
                     session, row.id, row.claim_token, reason, max_retries=self.max_retries, actor=self.actor
                 )
+                if status is not None and row.id in held:
+                    # A hung worker still holds the job's lock: end its session, or nobody can claim the job.
+                    pid = terminate_holder(session.connection(), row.id)
+                    if pid is not None:
+                        log.warning("job_id=%s: ended database session %s of its hung worker", row.id, pid)
             self._absent_since.pop(key, None)
             if status is not None:
                 log.warning("reclaimed job job_id=%s -> %s: %s", row.id, status.value, reason)

@@ -28,7 +28,7 @@ from warmer.cache.extracts import DbExtractCache
 from warmer.cache.store import write_result
 from warmer.git import mirror
 from warmer.git.snapshot import Snapshot
-from warmer.ledger import transitions
+from warmer.ledger import outbox, transitions
 from warmer.ledger.db import Database
 from warmer.ledger.locks import JobConnection
 from warmer.ledger.models import JobStatus, Repository
@@ -83,6 +83,8 @@ class JobRunner:
             raise LedgerUnavailable(str(exc).splitlines()[0]) from exc
         if not locked:
             log.info("job_id=%s is locked by another worker; skipping this delivery", job_id)
+            with self.connection.transaction() as conn:  # if it is queued, it needs another message
+                outbox.forget(conn, job_id)
             return RunReport(job_id, Outcome.SKIPPED)
         if claim is None:
             self.connection.unlock()
