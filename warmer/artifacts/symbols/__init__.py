@@ -1,0 +1,120 @@
+"""symbol_index: the functions, classes, methods, types and constants of a commit, searchable by name.
+
+Extract (per blob, cached): the symbols tree-sitter finds in one file's content
+(see `extract.py`). Reduce (per commit): every symbol with the path it lives in,
+sorted by file and line, plus per-file counts and what could not be indexed and
+why. `search.py` answers exact, prefix and fuzzy look-ups over the result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.languages import language_of
+from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
+
+DEFAULT_MAX_FILE_BYTES = 1_000_000  # generated or minified beyond this; parsing it helps nobody
+CHECKPOINT_EVERY = 100
+
+
+def _usable(payload: dict[str, Any] | None, grammar: str, max_bytes: int) -> bool:
+    """Whether a cached extract answers for this grammar and size cap.
+
+    The cap is a job parameter but the cache is keyed by blob only, so a file
+    skipped as too large under a smaller cap is parsed again under a larger one.
+    """
+    if payload is None or payload.get("language") != grammar:
+        return False
+    return not (payload.get("skipped") == "too_large" and payload["size"] <= max_bytes)
+
+
+class SymbolIndex:
+    artifact_type = "symbol_index"
+    version = "1"
+
+    def generate(self, ctx: GenerationContext) -> ArtifactResult:
+        max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
+        entries, snapshot_skipped = ctx.snapshot.entries()
+        skipped = [{"path": s.path, "reason": s.reason} for s in snapshot_skipped]
+        wanted: list[tuple[str, str, str]] = []  # path, blob, grammar
+        for entry in entries:
+            grammar = symbol_language(entry.path)
+            if grammar is None:
+                continue
+            if entry.is_symlink:
+                skipped.append({"path": entry.path, "reason": "symlink"})
+            else:
+                wanted.append((entry.path, entry.blob_id, grammar))
+
+        cached = ctx.extracts.get_many(sorted({blob for _, blob, _ in wanted}))
+        results: dict[tuple[str, str], dict[str, Any]] = {}
+        fresh: dict[str, dict[str, Any]] = {}
+        reused: set[str] = set()
+        ctx.checkpoint()
+        for path, blob, grammar in sorted(wanted, key=lambda w: (w[1], w[2], w[0])):
+            if (blob, grammar) in results:
+                continue
+            payload = cached.get(blob)
+            if _usable(payload, grammar, max_bytes):
+                reused.add(blob)
+            else:
+                if len(fresh) % CHECKPOINT_EVERY == 0:
+                    ctx.checkpoint()
+                payload = extract_symbols(path, grammar, ctx.snapshot.read(blob), max_bytes)
+                fresh.setdefault(blob, payload)  # one payload per blob; another grammar recomputes
+            assert payload is not None
+            results[(blob, grammar)] = payload
+        ctx.extracts.put_many(fresh)
+
+        payload = self._reduce(ctx, wanted, results, skipped, max_bytes)
+        return ArtifactResult(
+            [Entry("", ctx.snapshot.tree_id, payload)],
+            calls={"extracted": len(fresh), "reused": len(reused - fresh.keys())},
+        )
+
+    def _reduce(
+        self,
+        ctx: GenerationContext,
+        wanted: list[tuple[str, str, str]],
+        results: dict[tuple[str, str], dict[str, Any]],
+        skipped: list[dict[str, str]],
+        max_bytes: int,
+    ) -> dict[str, Any]:
+        files: dict[str, dict[str, Any]] = {}
+        symbols: list[dict[str, Any]] = []
+        languages: Counter[str] = Counter()
+        errors: list[dict[str, str]] = []
+        for path, blob, grammar in sorted(wanted):
+            extract = results[(blob, grammar)]
+            reason = extract.get("skipped") or ("too_large" if extract["size"] > max_bytes else None)
+            if reason:
+                skipped.append({"path": path, "reason": reason})
+                continue
+            language = language_of(path) or grammar
+            languages[language] += 1
+            files[path] = {"blob": blob, "language": language, "symbols": len(extract["symbols"])}
+            if extract.get("grammar"):  # a C++ header named .h
+                files[path]["grammar"] = extract["grammar"]
+            if extract.get("error"):
+                files[path]["error"] = extract["error"]
+                errors.append({"path": path, "error": extract["error"]})
+            symbols.extend({**symbol, "file": path} for symbol in extract["symbols"])
+        symbols.sort(key=lambda s: (s["file"], s["start_line"]))  # stable: keeps each file's own order
+        return {
+            "artifact_type": self.artifact_type,
+            "generator_version": self.version,
+            "repo": ctx.repo_name,
+            "branch": ctx.branch,
+            "commit": ctx.commit,
+            "tree": ctx.snapshot.tree_id,
+            "languages": dict(sorted(languages.items())),
+            "files": files,
+            "symbols": symbols,
+            "errors": errors,
+            "skipped": sorted(skipped, key=lambda s: (s["path"], s["reason"])),
+        }
+
+
+__all__ = ["SymbolIndex"]
