@@ -1,11 +1,13 @@
-"""Postgres session advisory locks: a running job's liveness signal, and leader election.
+"""Postgres session advisory locks: a running job's liveness signal.
 
-A worker holds the job's lock on a dedicated connection while the job runs.
-If the worker is SIGKILLed its connection closes and the lock vanishes at
-once, which the reaper can see in pg_locks long before the heartbeat turns
-stale. A lock is a hint, not proof (a dropped connection also releases it
-while the job may still run), so the reaper also asks for a missed heartbeat.
-SQLite (the embedded single-process ledger) has no such locks and needs none.
+A worker process holds the job's lock on its own connection while the job
+runs. If the worker is SIGKILLed its connection closes and the lock vanishes at
+once, which the reaper sees in pg_locks long before the heartbeat turns stale.
+A lock is a hint, not proof (a dropped connection also releases it while the
+job may still run), so the reaper waits until the absence has lasted across
+two passes, and the worker re-takes its lock within a second after a
+reconnect. SQLite (the embedded single-process ledger) has no such locks and
+needs none.
 """
 
 from __future__ import annotations
@@ -151,13 +153,10 @@ class JobConnection:
                 held = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar_one()
         return bool(held)
 
-    def unlock(self, conn: Connection | None = None) -> None:
-        """Release the job's lock (inside the caller's transaction when given one)."""
+    def unlock(self) -> None:
+        """Release the job's lock, if this session still holds one."""
         key, self.key = self.key, None
         if key is None or not self.postgres:
-            return
-        if conn is not None:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
             return
         try:
             with self.transaction() as own:
