@@ -126,6 +126,23 @@ def test_warm_again_refreshes_at_the_new_head(warmed: Path) -> None:
     assert triggers == {"connect", "manual"}
 
 
+def test_symbols_searches_the_cached_index_and_a_missing_index_is_a_recorded_miss(
+    warmed: Path, tmp_path: Path
+) -> None:
+    miss = run("symbols", "small", "main")
+    assert miss.returncode == 1 and "no symbol_index entry for small yet" in miss.stderr
+    config = tmp_path / "with-symbols.yaml"
+    config.write_text("engineering_cache:\n  warmers:\n    on_connect:\n      artifacts: [symbol_index]\n")
+    env = {"WARMER_CONFIG": str(config)}
+    assert run("warm", str(warmed), env=env).returncode == 0
+    (found,) = json.loads(run("symbols", "small", "main", "--match", "exact", "--json", env=env).stdout)
+    assert (found["file"], found["kind"], found["start_line"]) == ("app/main.py", "function", 1)
+    fuzzy = json.loads(run("symbols", "small", "tst_mn", "--json", env=env).stdout)
+    assert fuzzy[0]["name"] == "test_main"
+    assert "no symbol of small matches" in run("symbols", "small", "zzz", "--match", "exact", env=env).stdout
+    assert run("symbols", "small", "", env=env).returncode == 2
+
+
 def test_status_counts(warmed: Path) -> None:
     status = json.loads(run("status", "--json").stdout)
     assert status["completed_24h"] == 1 and status["failed_24h"] == 1
