@@ -1,0 +1,463 @@
+"""api_inventory read from git objects: routes of each framework with method, path, handler and line,
+OpenAPI/GraphQL/proto contracts, broken files, reuse by blob and determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.support.gitrepo import commit, git, make_repo, write
+from warmer.artifacts.api_inventory import ApiInventory
+from warmer.artifacts.base import GenerationContext
+from warmer.git.snapshot import Snapshot
+
+
+class CountingCache:
+    """An in-memory extract cache that counts what the generator had to compute."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, dict[str, Any]] = {}
+        self.computed = 0
+
+    def get_many(self, blob_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {b: self.store[b] for b in blob_ids if b in self.store}
+
+    def put_many(self, results: dict[str, dict[str, Any]]) -> None:
+        self.computed += len(results)
+        self.store.update(results)
+
+
+def run(repo: Path, cache: Any = None) -> tuple[dict[str, Any], dict[str, int]]:
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    snapshot = Snapshot(repo, sha)
+    ctx = GenerationContext(
+        repo_name=repo.name,
+        branch="main",
+        snapshot=snapshot,
+        scope=None,
+        params={},
+        extracts=cache if cache is not None else CountingCache(),
+        checkpoint=lambda: None,
+    )
+    result = ApiInventory().generate(ctx)
+    assert len(result.entries) == 1 and result.entries[0].path == ""
+    assert result.entries[0].source_hash == snapshot.tree_id
+    return result.entries[0].payload, result.calls
+
+
+def routes_of(payload: dict[str, Any], file: str) -> set[tuple[Any, ...]]:
+    return {
+        (r["method"], r["path"], r["handler"], r["framework"], r["line"])
+        for r in payload["routes"]
+        if r["file"] == file
+    }
+
+
+FLASK_APP = """\
+from flask import Flask, Blueprint
+
+app = Flask(__name__)
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+
+@app.route("/")
+def index():
+    return "hi"
+
+
+@app.route("/login", methods=["GET", "POST"])
+def login():
+    return "form"
+
+
+@bp.get("/<int:user_id>")
+def show_user(user_id):
+    return str(user_id)
+
+
+@bp.delete("/<int:user_id>")
+def delete_user(user_id):
+    return ""
+
+
+def health():
+    return "ok"
+
+
+app.add_url_rule("/health", "health", health, methods=["HEAD"])
+cache = {}
+cache.get("/not-a-route")
+"""
+
+FASTAPI_APP = """\
+from fastapi import APIRouter, FastAPI
+
+app = FastAPI()
+router = APIRouter(prefix="/items", tags=["items"])
+
+
+@router.get("/")
+async def list_items():
+    return []
+
+
+@router.post("/{item_id}")
+async def create_item(item_id: int):
+    return {}
+
+
+@app.api_route("/ping", methods=["GET", "HEAD"])
+def ping():
+    return "pong"
+
+
+@app.websocket("/ws")
+async def ws(websocket):
+    pass
+
+
+class Views:
+    @app.put("/things/{thing_id}")
+    def put_thing(self, thing_id: int):
+        return thing_id
+"""
+
+DJANGO_ROOT = """\
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("blog/", include("blog.urls")),
+    re_path(r"^archive/(?P<year>[0-9]{4})/$", views.ArchiveView.as_view()),
+    path("admin/", admin.site.urls),
+]
+"""
+
+DJANGO_BLOG = """\
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.index),
+    path("<slug:slug>/", views.detail, name="detail"),
+]
+"""
+
+EXPRESS_APP = """\
+const express = require('express');
+const app = express();
+const router = express.Router();
+
+// app.get('/commented', old);
+app.get('/health', (req, res) => res.send('ok'));
+router.post('/users', auth, users.create);
+router.delete('/users/:id', users.remove);
+app.all('/any', catchAll);
+const url = "app.get('/in-string', x)";
+"""
+
+KOA_ROUTES = """\
+import Router from '@koa/router';
+import { list } from './handlers';
+
+const router = new Router();
+router.get('/items', list);
+router.put('/items/:id', update as any);
+export default router;
+"""
+
+GO_NET_HTTP = """\
+package main
+
+import (
+\t"net/http"
+)
+
+func main() {
+\tmux := http.NewServeMux()
+\thttp.HandleFunc("/hello", hello)
+\tmux.Handle("/static/", http.FileServer(http.Dir(".")))
+\tmux.HandleFunc("GET /items/{id}", api.getItem)
+\t// mux.HandleFunc("/gone", gone)
+}
+"""
+
+GO_GIN = """\
+package server
+
+import "github.com/gin-gonic/gin"
+
+func Routes(r *gin.Engine) {
+\tr.GET("/ping", ping)
+\tv1 := r.Group("/v1")
+\tv1.POST("/login", auth.Login)
+\tadmin := v1.Group("/admin")
+\tadmin.DELETE(`/users/:id`, func(c *gin.Context) {})
+}
+"""
+
+SPRING = """\
+package com.example;
+
+import org.springframework.web.bind.annotation.*;
+
+@RestController
+@RequestMapping("/api/orders")
+public class OrderController {
+    @GetMapping
+    public List<Order> all() { return null; }
+
+    @GetMapping("/{id}")
+    public Order one(@PathVariable long id) { return null; }
+
+    @PostMapping(value = "/", consumes = "application/json")
+    public Order create(@RequestBody Order o) { return o; }
+
+    @RequestMapping(path = {"/a", "/b"}, method = {RequestMethod.PUT, RequestMethod.PATCH})
+    public void update() {}
+
+    public void notARoute() {}
+}
+"""
+
+OPENAPI_YAML = """\
+openapi: 3.0.3
+info:
+  title: Pets
+  version: "1"
+paths:
+  /pets:
+    get:
+      operationId: listPets
+      summary: List pets
+    post:
+      operationId: createPet
+  /pets/{petId}:
+    parameters:
+      - name: petId
+        in: path
+    get:
+      operationId: showPetById
+"""
+
+SWAGGER_JSON = json.dumps(
+    {"swagger": "2.0", "info": {"title": "t"}, "paths": {"/users": {"delete": {"operationId": "dropUsers"}}}},
+    indent=2,
+)
+
+GRAPHQL = '''\
+"""The root."""
+type Query {
+  # a comment: fake(x: Int): Int
+  user(id: ID!): User
+  users(
+    first: Int = 10
+    after: String
+  ): [User!]!
+}
+
+type User {
+  id: ID!
+  name: String
+}
+
+extend type Mutation {
+  createUser(name: String!): User @deprecated(reason: "use signUp")
+}
+'''
+
+PROTO = """\
+syntax = "proto3";
+package shop.v1;
+
+// service Fake { rpc Nope(A) returns (B); }
+service Orders {
+  rpc GetOrder(GetOrderRequest) returns (Order);
+  rpc Watch(stream WatchRequest) returns (stream Event) {}
+}
+"""
+
+
+def _corpus(tmp_path: Path) -> Path:
+    return make_repo(
+        tmp_path / "apis",
+        {
+            "web/app.py": FLASK_APP,
+            "svc/main.py": FASTAPI_APP,
+            "site/urls.py": DJANGO_ROOT,
+            "blog/urls.py": DJANGO_BLOG,
+            "js/app.js": EXPRESS_APP,
+            "js/routes.ts": KOA_ROUTES,
+            "go/main.go": GO_NET_HTTP,
+            "go/server.go": GO_GIN,
+            "java/OrderController.java": SPRING,
+            "spec/openapi.yaml": OPENAPI_YAML,
+            "spec/swagger.json": SWAGGER_JSON,
+            "schema/schema.graphql": GRAPHQL,
+            "proto/orders.proto": PROTO,
+            "broken.py": "from flask import Flask\napp = Flask(__name__)\n\n@app.route('/x')\ndef oops(:\n",
+            "config.yaml": "name: not an api\npaths: [a]\n",
+            "data.json": b"\xff\xfe\x00binary",
+            "README.md": "app.get('/x')",
+        },
+    )
+
+
+def test_flask_routes_with_blueprint_prefix_and_add_url_rule(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    assert routes_of(payload, "web/app.py") == {
+        ("GET", "/", "index", "flask", 7),
+        ("GET", "/login", "login", "flask", 12),
+        ("POST", "/login", "login", "flask", 12),
+        ("GET", "/users/<int:user_id>", "show_user", "flask", 17),
+        ("DELETE", "/users/<int:user_id>", "delete_user", "flask", 22),
+        ("HEAD", "/health", "health", "flask", 31),
+    }
+
+
+def test_fastapi_routes_with_router_prefix(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    assert routes_of(payload, "svc/main.py") == {
+        ("GET", "/items/", "list_items", "fastapi", 7),
+        ("POST", "/items/{item_id}", "create_item", "fastapi", 12),
+        ("GET", "/ping", "ping", "fastapi", 17),
+        ("HEAD", "/ping", "ping", "fastapi", 17),
+        ("WEBSOCKET", "/ws", "ws", "fastapi", 22),
+        ("PUT", "/things/{thing_id}", "Views.put_thing", "fastapi", 28),
+    }
+
+
+def test_django_urls_and_include_prefixes(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    root = [r for r in payload["routes"] if r["file"] == "site/urls.py"]
+    assert [(r["path"], r["handler"], r["line"], r["regex"]) for r in root] == [
+        ("", "views.home", 7, False),
+        ("blog/", None, 8, False),
+        (r"^archive/(?P<year>[0-9]{4})/$", "views.ArchiveView.as_view()", 9, True),
+        ("admin/", "admin.site.urls", 10, False),
+    ]
+    assert root[1]["include"] == "blog.urls" and root[1]["method"] is None
+    blog = [r for r in payload["routes"] if r["file"] == "blog/urls.py"]
+    assert [(r["path"], r["handler"], r["line"], r["full_paths"]) for r in blog] == [
+        ("", "views.index", 6, ["blog/"]),
+        ("<slug:slug>/", "views.detail", 7, ["blog/<slug:slug>/"]),
+    ]
+
+
+def test_express_and_koa_routes(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    assert routes_of(payload, "js/app.js") == {
+        ("GET", "/health", None, "express", 6),
+        ("POST", "/users", "users.create", "express", 7),
+        ("DELETE", "/users/:id", "users.remove", "express", 8),
+        ("ANY", "/any", "catchAll", "express", 9),
+    }
+    assert routes_of(payload, "js/routes.ts") == {
+        ("GET", "/items", "list", "koa", 5),
+        ("PUT", "/items/:id", None, "koa", 6),
+    }
+
+
+def test_go_net_http_and_gin_groups(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    assert routes_of(payload, "go/main.go") == {
+        (None, "/hello", "hello", "net/http", 9),
+        (None, "/static/", None, "net/http", 10),
+        ("GET", "/items/{id}", "api.getItem", "net/http", 11),
+    }
+    assert routes_of(payload, "go/server.go") == {
+        ("GET", "/ping", "ping", "gin", 6),
+        ("POST", "/v1/login", "auth.Login", "gin", 8),
+        ("DELETE", "/v1/admin/users/:id", None, "gin", 10),
+    }
+
+
+def test_spring_class_prefix_and_request_mapping(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    assert routes_of(payload, "java/OrderController.java") == {
+        ("GET", "/api/orders", "OrderController.all", "spring", 8),
+        ("GET", "/api/orders/{id}", "OrderController.one", "spring", 11),
+        ("POST", "/api/orders", "OrderController.create", "spring", 14),
+        ("PUT", "/api/orders/a", "OrderController.update", "spring", 17),
+        ("PATCH", "/api/orders/a", "OrderController.update", "spring", 17),
+        ("PUT", "/api/orders/b", "OrderController.update", "spring", 17),
+        ("PATCH", "/api/orders/b", "OrderController.update", "spring", 17),
+    }
+
+
+def test_contracts_openapi_graphql_proto(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    contracts = payload["contracts"]
+    openapi = [
+        (c["method"], c["path"], c["operation_id"], c["line"], c["file"])
+        for c in contracts
+        if c["kind"] == "openapi"
+    ]
+    assert openapi == [
+        ("GET", "/pets", "listPets", 7, "spec/openapi.yaml"),
+        ("POST", "/pets", "createPet", 10, "spec/openapi.yaml"),
+        ("GET", "/pets/{petId}", "showPetById", 16, "spec/openapi.yaml"),
+        ("DELETE", "/users", "dropUsers", 8, "spec/swagger.json"),
+    ]
+    first = next(c for c in contracts if c["kind"] == "openapi")
+    assert first["spec"] == "openapi 3.0.3" and first["summary"] == "List pets"
+    assert [c["kind"] for c in contracts if c["file"] == "spec/swagger.json"] == ["openapi"]
+    assert next(c for c in contracts if c["file"] == "spec/swagger.json")["spec"] == "swagger 2.0"
+    graphql = [
+        (c["operation"], c["name"], c["returns"], c["line"]) for c in contracts if c["kind"] == "graphql"
+    ]
+    assert graphql == [
+        ("query", "user", "User", 4),
+        ("query", "users", "[User!]!", 5),
+        ("mutation", "createUser", "User", 17),
+    ]
+    grpc = [c for c in contracts if c["kind"] == "grpc"]
+    assert [(c["service"], c["method"], c["request"], c["response"], c["line"]) for c in grpc] == [
+        ("shop.v1.Orders", "GetOrder", "GetOrderRequest", "Order", 6),
+        ("shop.v1.Orders", "Watch", "WatchRequest", "Event", 7),
+    ]
+    assert (grpc[1]["client_streaming"], grpc[1]["server_streaming"]) == (True, True)
+    assert (grpc[0]["client_streaming"], grpc[0]["server_streaming"]) == (False, False)
+
+
+def test_broken_and_binary_files_are_reported_and_the_rest_inventoried(tmp_path: Path) -> None:
+    payload, _ = run(_corpus(tmp_path))
+    assert [e["path"] for e in payload["errors"]] == ["broken.py"]
+    assert payload["errors"][0]["error"].startswith("SyntaxError")
+    assert {"path": "data.json", "reason": "binary"} in payload["skipped"]
+    assert not any(r["file"] in ("broken.py", "config.yaml", "README.md") for r in payload["routes"])
+    assert payload["frameworks"] == {
+        "django": 6,
+        "express": 4,
+        "fastapi": 6,
+        "flask": 6,
+        "gin": 3,
+        "graphql": 3,
+        "grpc": 2,
+        "koa": 2,
+        "net/http": 3,
+        "openapi": 4,
+        "spring": 7,
+    }
+
+
+def test_reuse_by_blob_and_determinism(tmp_path: Path) -> None:
+    repo = _corpus(tmp_path)
+    cache = CountingCache()
+    first, calls = run(repo, cache)
+    assert calls == {"extracted": 16, "reused": 0}
+    again, calls = run(repo, cache)
+    assert calls == {"extracted": 0, "reused": 16} and again == first
+    assert json.dumps(first, sort_keys=True) == json.dumps(run(repo)[0], sort_keys=True)
+
+    write(repo, {"web/app.py": FLASK_APP.replace('"/login"', '"/signin"')})
+    commit(repo, "rename login")
+    second, calls = run(repo, cache)
+    assert calls == {"extracted": 1, "reused": 15}
+    assert ("POST", "/signin", "login", "flask", 12) in routes_of(second, "web/app.py")
+    assert routes_of(second, "svc/main.py") == routes_of(first, "svc/main.py")

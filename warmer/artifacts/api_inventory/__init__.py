@@ -1,0 +1,241 @@
+"""api_inventory: the HTTP routes and API contracts of a commit, with method, path, handler and file:line.
+
+Extract (per blob, cached): the routes or contract operations one file declares (see
+`python_routes.py`, `code_routes.py`, `contracts.py`). Files are chosen by extension and then by a
+cheap token test on their text, so a large repository parses only the few files that can declare
+an API. Reduce (per commit): every route and contract with its path, Django `include()` prefixes
+joined across `urls.py` files, counts per framework, and what could not be read and why.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from warmer.artifacts.api_inventory.code_routes import go_routes, java_routes, js_routes
+from warmer.artifacts.api_inventory.contracts import graphql_contracts, openapi_contracts, proto_contracts
+from warmer.artifacts.api_inventory.python_routes import python_routes
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.symbols.extract import skip_reason
+
+DEFAULT_MAX_FILE_BYTES = 1_000_000
+CHECKPOINT_EVERY = 100
+
+_KINDS = {
+    ".py": "python",
+    ".js": "javascript",
+    ".jsx": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".java": "java",
+    ".yaml": "openapi",
+    ".yml": "openapi",
+    ".json": "openapi",
+    ".graphql": "graphql",
+    ".graphqls": "graphql",
+    ".gql": "graphql",
+    ".proto": "proto",
+}
+# A file whose text has none of its kind's tokens cannot declare an API: it is not parsed.
+_TOKENS = {
+    "python": ("route", "get(", "post(", "put(", "patch(", "delete(", "websocket(", "path(", "url("),
+    "javascript": ("express", "koa"),
+    "typescript": ("express", "koa"),
+    "tsx": ("express", "koa"),
+    "go": ("HandleFunc", "Handle(", "GET(", "POST(", "Get(", "Post(", "PUT(", "DELETE(", "Any("),
+    "java": ("Mapping",),
+    "openapi": ("openapi", "swagger"),
+    "graphql": ("type ", "schema"),
+    "proto": ("service ",),
+}
+
+
+def api_kind(path: str) -> str | None:
+    """What kind of API declarations a path may hold, by its extension; None for other files."""
+    return _KINDS.get(PurePosixPath(path).suffix.lower())
+
+
+def extract_api(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
+    """The routes and contracts one file's content declares (independent of its path)."""
+    payload: dict[str, Any] = {"kind": kind, "size": len(data), "routes": [], "contracts": []}
+    reason = skip_reason(data, max_bytes)
+    if reason:
+        payload["skipped"] = reason
+        return payload
+    text = data.decode("utf-8")
+    if not any(token in text for token in _TOKENS[kind]):
+        return payload
+    try:
+        if kind == "python":
+            payload["routes"] = python_routes(text)
+        elif kind in ("javascript", "typescript", "tsx"):
+            payload["routes"] = js_routes(kind, text)
+        elif kind == "go":
+            payload["routes"] = go_routes(text)
+        elif kind == "java":
+            payload["routes"] = java_routes(text)
+        elif kind == "openapi":
+            payload["contracts"] = _openapi(text)
+        elif kind == "graphql":
+            payload["contracts"] = graphql_contracts(text)
+        elif kind == "proto":
+            payload["contracts"] = proto_contracts(text)
+    except SyntaxError as exc:
+        payload["error"] = f"SyntaxError: {exc.msg} (line {exc.lineno})"
+    except yaml.YAMLError as exc:
+        payload["error"] = f"YAMLError: {' '.join(str(exc).split())[:300]}"
+    except RecursionError:
+        payload["error"] = "RecursionError: nesting too deep to parse"
+    return payload
+
+
+def _openapi(text: str) -> list[dict[str, Any]]:
+    """Only documents that name `openapi`/`swagger` at the top level are parsed as YAML/JSON."""
+    head = text[:4096]
+    if not any(f"{marker}{quote}" in head for marker in ("openapi", "swagger") for quote in ('"', ":")):
+        return []
+    return openapi_contracts(text) or []
+
+
+def _usable(payload: dict[str, Any] | None, kind: str, max_bytes: int) -> bool:
+    """Whether a cached extract answers for this kind and size cap (the cache is keyed by blob only)."""
+    if payload is None or payload.get("kind") != kind:
+        return False
+    return not (payload.get("skipped") == "too_large" and payload["size"] <= max_bytes)
+
+
+def _module_of(path: str) -> str:
+    """`blog.urls` for `blog/urls.py` (and for `src/blog/urls.py`, matched by suffix)."""
+    return str(PurePosixPath(path).with_suffix("")).replace("/", ".")
+
+
+def _join_django(routes: list[dict[str, Any]]) -> None:
+    """Give routes of an included urls module the prefix of every `include()` leading to it.
+
+    `full_paths` lists the URL prefixes from the root urls (a module nobody includes); a module
+    included from two places has two. Cycles and modules not in the commit are left as they are.
+    """
+    by_module: dict[str, list[dict[str, Any]]] = {}
+    for route in routes:
+        if route["framework"] == "django":
+            by_module.setdefault(_module_of(route["file"]), []).append(route)
+
+    def find(module: str) -> str | None:
+        return next((m for m in by_module if m == module or m.endswith("." + module)), None)
+
+    includes: dict[str, list[tuple[str, str]]] = {}  # module -> [(including module, prefix)]
+    for module, module_routes in by_module.items():
+        for route in module_routes:
+            target = find(route["include"]) if route.get("include") else None
+            if target is not None:
+                includes.setdefault(target, []).append((module, route["path"]))
+
+    def prefixes(module: str, seen: frozenset[str]) -> list[str]:
+        if module not in includes:
+            return [""]
+        found = []
+        for parent, prefix in includes[module]:
+            if parent not in seen:
+                found += [p + prefix for p in prefixes(parent, seen | {module})]
+        return found or [""]
+
+    for module, module_routes in by_module.items():
+        if module in includes:
+            full = sorted(set(prefixes(module, frozenset())))
+            for route in module_routes:
+                route["full_paths"] = [p + route["path"] for p in full]
+
+
+class ApiInventory:
+    artifact_type = "api_inventory"
+    version = "1"
+
+    def generate(self, ctx: GenerationContext) -> ArtifactResult:
+        max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
+        entries, snapshot_skipped = ctx.snapshot.entries()
+        skipped = [{"path": s.path, "reason": s.reason} for s in snapshot_skipped]
+        wanted: list[tuple[str, str, str]] = []  # path, blob, kind
+        for entry in entries:
+            kind = api_kind(entry.path)
+            if kind is None:
+                continue
+            if entry.is_symlink:
+                skipped.append({"path": entry.path, "reason": "symlink"})
+            else:
+                wanted.append((entry.path, entry.blob_id, kind))
+
+        cached = ctx.extracts.get_many(sorted({blob for _, blob, _ in wanted}))
+        results: dict[tuple[str, str], dict[str, Any]] = {}
+        fresh: dict[str, dict[str, Any]] = {}
+        reused: set[str] = set()
+        ctx.checkpoint()
+        for _path, blob, kind in sorted(wanted, key=lambda w: (w[1], w[2], w[0])):
+            if (blob, kind) in results:
+                continue
+            payload = cached.get(blob)
+            if _usable(payload, kind, max_bytes):
+                reused.add(blob)
+            else:
+                if len(fresh) % CHECKPOINT_EVERY == 0:
+                    ctx.checkpoint()
+                payload = extract_api(kind, ctx.snapshot.read(blob), max_bytes)
+                fresh.setdefault(blob, payload)
+            assert payload is not None
+            results[(blob, kind)] = payload
+        ctx.extracts.put_many(fresh)
+
+        payload = self._reduce(ctx, wanted, results, skipped, max_bytes)
+        return ArtifactResult(
+            [Entry("", ctx.snapshot.tree_id, payload)],
+            calls={"extracted": len(fresh), "reused": len(reused - fresh.keys())},
+        )
+
+    def _reduce(
+        self,
+        ctx: GenerationContext,
+        wanted: list[tuple[str, str, str]],
+        results: dict[tuple[str, str], dict[str, Any]],
+        skipped: list[dict[str, str]],
+        max_bytes: int,
+    ) -> dict[str, Any]:
+        routes: list[dict[str, Any]] = []
+        contracts: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for path, blob, kind in sorted(wanted):
+            extract = results[(blob, kind)]
+            reason = extract.get("skipped") or ("too_large" if extract["size"] > max_bytes else None)
+            if reason:
+                skipped.append({"path": path, "reason": reason})
+                continue
+            if extract.get("error"):
+                errors.append({"path": path, "error": extract["error"]})
+            routes.extend({**route, "file": path} for route in extract["routes"])
+            contracts.extend({**contract, "file": path} for contract in extract["contracts"])
+        _join_django(routes)
+        routes.sort(key=lambda r: (r["file"], r["line"], r["path"], r["method"] or ""))
+        contracts.sort(key=lambda c: (c["file"], c["line"], c["kind"]))
+        frameworks = Counter(r["framework"] for r in routes) + Counter(c["kind"] for c in contracts)
+        return {
+            "artifact_type": self.artifact_type,
+            "generator_version": self.version,
+            "repo": ctx.repo_name,
+            "branch": ctx.branch,
+            "commit": ctx.commit,
+            "tree": ctx.snapshot.tree_id,
+            "routes": routes,
+            "contracts": contracts,
+            "frameworks": dict(sorted(frameworks.items())),
+            "errors": errors,
+            "skipped": sorted(skipped, key=lambda s: (s["path"], s["reason"])),
+        }
+
+
+__all__ = ["ApiInventory", "api_kind", "extract_api"]
