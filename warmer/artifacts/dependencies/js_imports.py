@@ -1,0 +1,133 @@
+"""JavaScript/TypeScript module specifiers (regex over source) and their resolution to files.
+
+Static `import ... from 'x'`, side-effect `import 'x'`, `export ... from 'x'`,
+`require('x')` and dynamic `import('x')` with a literal argument. Block
+comments and whole-line `//` comments are removed first so commented-out code
+does not count. tsconfig `paths` aliases and package `exports` maps are not
+resolved: bare specifiers are reported as packages.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+_SPECIFIER = re.compile(
+    r"""(?:\bimport\s+(?:type\s+)?(?:[\w*${}\s,]+?\s+from\s+)?|\bexport\s+(?:type\s+)?[\w*${}\s,]*?\s*from\s+"""
+    r"""|\brequire\s*\(\s*|\bimport\s*\(\s*)(['"])([^'"\n]+)\1(?!\s*\+)"""
+)
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_LINE_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
+
+NODE_BUILTINS = frozenset(
+    {
+        "assert",
+        "async_hooks",
+        "buffer",
+        "child_process",
+        "cluster",
+        "console",
+        "constants",
+        "crypto",
+        "dgram",
+        "diagnostics_channel",
+        "dns",
+        "domain",
+        "events",
+        "fs",
+        "http",
+        "http2",
+        "https",
+        "inspector",
+        "module",
+        "net",
+        "os",
+        "path",
+        "perf_hooks",
+        "process",
+        "punycode",
+        "querystring",
+        "readline",
+        "repl",
+        "stream",
+        "string_decoder",
+        "sys",
+        "test",
+        "timers",
+        "tls",
+        "trace_events",
+        "tty",
+        "url",
+        "util",
+        "v8",
+        "vm",
+        "wasi",
+        "worker_threads",
+        "zlib",
+    }
+)
+_EXTENSIONS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", ".d.ts", ".json")
+
+
+def extract_js_imports(text: str) -> dict[str, Any]:
+    """The module specifiers one file names, in order of appearance, without duplicates."""
+    code = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", text))
+    seen: dict[str, None] = {}
+    for match in _SPECIFIER.finditer(code):
+        seen.setdefault(match.group(2), None)
+    return {"imports": list(seen)}
+
+
+def package_of(specifier: str) -> str:
+    """`@scope/name/deep/path` → `@scope/name`; `lodash/fp` → `lodash`."""
+    parts = specifier.split("/")
+    return "/".join(parts[:2]) if specifier.startswith("@") and len(parts) > 1 else parts[0]
+
+
+def is_builtin(specifier: str) -> bool:
+    return specifier.startswith("node:") or specifier.split("/")[0] in NODE_BUILTINS
+
+
+def resolve_relative(
+    importer: str, specifier: str, files: set[str], mains: dict[str, str] | None = None
+) -> str | None:
+    """Node/TypeScript file resolution: as written, with an extension, a directory's package.json `main`
+    or `index.*`, or a `.js` specifier naming a `.ts` source."""
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(importer), specifier))
+    if target.startswith("../") or target == "..":
+        return None
+    target = "" if target == "." else target
+    candidates = [target] + [target + ext for ext in _EXTENSIONS]
+    main = (mains or {}).get(target)
+    if main:
+        main_path = posixpath.normpath(posixpath.join(target, main))
+        candidates += [main_path] + [main_path + ext for ext in _EXTENSIONS]
+    candidates += [posixpath.join(target, f"index{ext}") for ext in _EXTENSIONS]
+    stem, ext = posixpath.splitext(target)
+    if ext in (".js", ".jsx", ".mjs", ".cjs"):  # TypeScript ESM imports name the emitted .js file
+        candidates += [stem + ts for ts in (".ts", ".tsx", ".mts", ".cts")]
+    return next((c for c in candidates if c in files), None)
+
+
+def resolve_js(
+    importer: str, specifiers: list[str], files: set[str], mains: dict[str, str]
+) -> tuple[set[str], set[str], set[str], list[str]]:
+    """(internal target files, external packages, node builtins, unresolved relative specifiers)."""
+    internal: set[str] = set()
+    external: set[str] = set()
+    builtins: set[str] = set()
+    unresolved: list[str] = []
+    for specifier in specifiers:
+        if specifier.startswith(("./", "../")) or specifier in (".", ".."):
+            found = resolve_relative(importer, specifier, files, mains)
+            if found:
+                internal.add(found)
+            else:
+                unresolved.append(specifier)
+        elif is_builtin(specifier):
+            builtins.add(specifier.removeprefix("node:").split("/")[0])
+        elif not specifier.startswith("/") and "://" not in specifier:
+            external.add(package_of(specifier))
+    internal.discard(importer)
+    return internal, external, builtins, unresolved

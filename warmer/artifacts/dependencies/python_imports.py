@@ -1,0 +1,157 @@
+"""Python imports: the raw statements of one file (cached by blob), resolved against the commit's modules.
+
+Extraction keeps what the source says (`module`, relative `level`, imported
+names) because resolving a relative import needs the file's path, which a
+blob does not have. Resolution maps dotted names to files: a file's package
+root is the first directory up from it without an `__init__.py`, which covers
+flat layouts, `src/` layouts and packages nested anywhere in the tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import defaultdict
+from pathlib import PurePosixPath
+from typing import Any
+
+from warmer.artifacts.dependencies.manifests import normalize_python_name
+
+# Import names whose distribution is named differently; looked up before normalised-name matching.
+WELL_KNOWN_DISTRIBUTIONS = {
+    "yaml": "PyYAML",
+    "PIL": "Pillow",
+    "sklearn": "scikit-learn",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "google.protobuf": "protobuf",
+    "cv2": "opencv-python",
+}
+NAMESPACE_TOPS = {"google"}  # report `google.protobuf`, not `google`: the distribution is per subpackage
+STDLIB = frozenset(sys.stdlib_module_names)
+
+
+def extract_python_imports(text: str) -> dict[str, Any]:
+    """Every import statement in the file, including those inside functions and `try` blocks."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        return {"imports": [], "error": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
+    imports: list[dict[str, Any]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                imports.append({"module": alias.name, "level": 0, "names": [], "line": node.lineno})
+        elif isinstance(node, ast.ImportFrom):
+            names = [a.name for a in node.names if a.name != "*"]
+            imports.append(
+                {"module": node.module or "", "level": node.level, "names": names, "line": node.lineno}
+            )
+    imports.sort(key=lambda i: (i["line"], i["module"], i["level"]))
+    return {"imports": imports}
+
+
+class ModuleIndex:
+    """Dotted module names of the commit's Python files, per package root."""
+
+    def __init__(self, paths: list[str]) -> None:
+        dirs_with_init = {
+            str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "__init__.py"
+        }
+        self.by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)  # module → [(root, path)]
+        self.of_path: dict[str, tuple[str, str]] = {}  # path → (root, module)
+        for path in sorted(paths):
+            pure = PurePosixPath(path)
+            if pure.suffix not in (".py", ".pyi"):
+                continue
+            parts = [] if pure.stem == "__init__" else [pure.stem]
+            directory = pure.parent
+            while str(directory) in dirs_with_init:
+                parts.insert(0, directory.name)
+                directory = directory.parent
+            if not parts:  # an __init__.py directly in a package root: not importable by name
+                continue
+            root = "" if str(directory) == "." else str(directory)
+            module = ".".join(parts)
+            self.of_path[path] = (root, module)
+            self.by_name[module].append((root, path))
+        self.top_levels = {module.split(".")[0] for module in self.by_name}
+
+    def lookup(self, module: str, preferred_root: str) -> str | None:
+        """The file for a module: the importer's own root first, then the repository root, then `src`."""
+        candidates = self.by_name.get(module)
+        if not candidates:
+            return None
+        order = {preferred_root: 0, "": 1, "src": 2}
+        # .py before .pyi: the stub describes the module but the source is what runs
+        return min(candidates, key=lambda c: (order.get(c[0], 3), c[1].endswith(".pyi"), c[1]))[1]
+
+    def longest(self, module: str, preferred_root: str) -> str | None:
+        """The deepest existing module along `a.b.c` (`import a.b.c` binds `a` and loads all three)."""
+        parts = module.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self.lookup(".".join(parts[:end]), preferred_root)
+            if found:
+                return found
+        return None
+
+
+def external_key(module: str) -> str:
+    """What an external import is reported as: its top-level name, or `ns.sub` for namespace packages."""
+    parts = module.split(".")
+    if parts[0] in NAMESPACE_TOPS and len(parts) > 1:
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def distribution_for(module: str, declared: dict[str, str]) -> str | None:
+    """The declared distribution (normalised name → declared name) an import name belongs to."""
+    well_known = WELL_KNOWN_DISTRIBUTIONS.get(module)
+    if well_known and normalize_python_name(well_known) in declared:
+        return declared[normalize_python_name(well_known)]
+    return declared.get(normalize_python_name(module))
+
+
+def resolve_python(
+    path: str, imports: list[dict[str, Any]], index: ModuleIndex
+) -> tuple[set[str], set[str], set[str], list[str]]:
+    """(internal target files, external module keys, stdlib top-levels, unresolved relative imports)."""
+    internal: set[str] = set()
+    external: set[str] = set()
+    stdlib: set[str] = set()
+    unresolved: list[str] = []
+    root, own_module = index.of_path.get(path, ("", PurePosixPath(path).stem))
+    is_package = PurePosixPath(path).stem == "__init__"
+    for item in imports:
+        module, level, names = item["module"], item["level"], item["names"]
+        if level:
+            package = own_module.split(".") if is_package else own_module.split(".")[:-1]
+            if level - 1 >= len(package):  # Python: "attempted relative import beyond top-level package"
+                unresolved.append(f"{'.' * level}{module} (line {item['line']})")
+                continue
+            base = package[: len(package) - (level - 1)]
+            absolute = ".".join(base + ([module] if module else []))
+            targets = [index.lookup(f"{absolute}.{n}", root) for n in names]
+            hits = [t for t in targets if t]
+            if len(hits) < len(names) or not names:
+                hit = index.longest(absolute, root)
+                if hit:
+                    hits.append(hit)
+            if hits:
+                internal.update(hits)
+            else:
+                unresolved.append(f"{'.' * level}{module} (line {item['line']})")
+            continue
+        top = module.split(".")[0]
+        if top in index.top_levels and index.longest(module, root):
+            targets = [index.lookup(f"{module}.{n}", root) for n in names]
+            hits = [t for t in targets if t]
+            if len(hits) < len(names) or not names:
+                hits.append(index.longest(module, root) or "")
+            internal.update(h for h in hits if h)
+        elif top in STDLIB:
+            stdlib.add(top)
+        else:
+            external.add(external_key(module))
+    internal.discard(path)
+    return internal, external, stdlib, unresolved
