@@ -57,6 +57,6 @@ def cli() -> None:
 
 
 def main() -> None:
-    from warmer.cli import db, jobs, repos, symbols, warm  # noqa: F401 - registers the commands
+    from warmer.cli import commits, db, jobs, repos, symbols, warm  # noqa: F401 - registers the commands
 
     cli(prog_name="warmer")

@@ -6,12 +6,15 @@ may be dirty; a mirror that lacks a commit is fetched before giving up.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -78,27 +81,38 @@ def mirror_path(data_dir: Path, name: str, source: str) -> Path:
 def ensure_mirror(source: str, path: Path) -> Path:
     """Clone `source` as a bare mirror at `path` unless it is already there.
 
-    Several workers on one host may race here: each clones into its own
-    temporary folder and renames it into place; the losers discard theirs.
+    Several workers on one host may race here: one clones (under the mirror's
+    file lock) into a temporary folder and renames it into place.
     """
     if (path / "HEAD").exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-    try:
-        _git("clone", "--mirror", "--quiet", source, str(partial))
+    with _exclusive(path):
+        if (path / "HEAD").exists():  # another process cloned it while we waited
+            return path
+        partial = path.with_name(f"{path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}")
         try:
+            _git("clone", "--mirror", "--quiet", source, str(partial))
             partial.rename(path)  # atomic: a half-cloned mirror is never mistaken for a whole one
-        except OSError:
-            if not (path / "HEAD").exists():
-                raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     return path
 
 
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """One git writer per mirror on this host: concurrent fetches fight over ref locks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def fetch(path: Path) -> None:
-    _git("fetch", "--prune", "--quiet", "origin", cwd=path)
+    with _exclusive(path):
+        _git("fetch", "--prune", "--quiet", "origin", cwd=path)
 
 
 def default_branch(path: Path) -> str:
@@ -135,6 +149,11 @@ def resolve_commit(path: Path, rev: str) -> str:
             if attempt == 0:
                 fetch(path)
     raise GitError(f"commit {rev} is not in the repository")
+
+
+def commit_tree(path: Path, sha: str) -> str:
+    """The root tree id of a commit in the mirror."""
+    return open_repository(path)[sha.encode()].tree.decode()  # type: ignore[attr-defined]
 
 
 def _has_commit(path: Path, sha: str) -> bool:

@@ -236,3 +236,59 @@ class ClusterState(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class BranchState(Base):
+    """The commit, and its tree, a branch's cache was last planned from.
+
+    The commit trigger diffs a new commit's tree against this tree: only what
+    changed since is refreshed. Set by connect, by a full warming and by each
+    planned commit."""
+
+    __tablename__ = "branch_state"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    branch: Mapped[str] = mapped_column(String(255), primary_key=True)
+    commit: Mapped[str] = mapped_column(String(64))
+    tree: Mapped[str] = mapped_column(String(64))
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class CommitTriggerStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting out its debounce window; later pushes replace its commit
+    PLANNED = "planned"  # its jobs were enqueued
+    IGNORED = "ignored"  # not a tracked branch, a disconnected repository, or the trigger is disabled
+
+
+_PENDING = text("status = 'pending'")
+
+
+class CommitTrigger(Base):
+    """One push (or a burst of them collapsed by the debounce window), and what became of it."""
+
+    __tablename__ = "commit_triggers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    branch: Mapped[str] = mapped_column(String(255))
+    commit: Mapped[str] = mapped_column(String(64))  # the latest commit seen in the window
+    commits_seen: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(50))  # cli, webhook:github, webhook:gitlab, hook, ...
+    status: Mapped[CommitTriggerStatus] = mapped_column(_enum(CommitTriggerStatus, "commit_trigger_status"))
+    detail: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # At most one open window per branch: a push inside it updates the row instead.
+        Index(
+            "ux_commit_triggers_pending",
+            "repo_id",
+            "branch",
+            unique=True,
+            postgresql_where=_PENDING,
+            sqlite_where=_PENDING,
+        ),
+        Index("ix_commit_triggers_due", "due_at", postgresql_where=_PENDING, sqlite_where=_PENDING),
+    )

@@ -16,7 +16,9 @@ from sqlalchemy import select
 from warmer.git import mirror
 from warmer.ledger.db import Database, utcnow
 from warmer.ledger.models import Repository, Trigger
+from warmer.ledger.repositories import find
 from warmer.settings import Settings
+from warmer.triggers.commit import set_baseline
 from warmer.triggers.plan import Planned, enqueue_artifacts
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
@@ -85,4 +87,20 @@ def connect(
     planned = enqueue_artifacts(
         db, repo, head, on_connect.artifacts, Trigger.CONNECT, actor="trigger:connect"
     )
+    set_baseline(db, repo.id, branch, head, mirror.commit_tree(path, head))  # commits diff against this
     return Connected(repo, reason, planned)
+
+
+def disconnect(db: Database, repo_name: str) -> Repository:
+    """Stop warming a repository: commit pushes are ignored until it is connected again (which
+    re-runs the connect trigger). Its jobs, entries and history stay."""
+    with db.session() as session:
+        repo = find(session, repo_name)
+        if not repo.connected:
+            raise ConnectError(f"repository {repo.name!r} is already disconnected")
+        repo.connected = False
+        repo.disconnected_at = utcnow()  # type: ignore[assignment]
+        session.flush()
+        session.refresh(repo)
+        session.expunge(repo)
+    return repo

@@ -7,6 +7,7 @@ from warmer.ledger.db import Database
 from warmer.ledger.models import Trigger
 from warmer.ledger.repositories import find
 from warmer.settings import Settings
+from warmer.triggers.commit import set_baseline
 from warmer.triggers.connect import ConnectError
 from warmer.triggers.plan import Planned, enqueue_artifacts
 
@@ -22,6 +23,7 @@ def full_warming(db: Database, settings: Settings, repo_name: str, *, actor: str
     mirror.ensure_mirror(repo.source, path)
     mirror.fetch(path)
     head = mirror.resolve_branch(path, repo.branch)
-    return enqueue_artifacts(
-        db, repo, head, settings.warmers.on_connect.artifacts, Trigger.MANUAL, actor=actor
-    )
+    artifacts = settings.warmers.on_connect.artifacts
+    planned = enqueue_artifacts(db, repo, head, artifacts, Trigger.MANUAL, actor=actor)
+    set_baseline(db, repo.id, repo.branch, head, mirror.commit_tree(path, head))
+    return planned

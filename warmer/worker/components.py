@@ -54,7 +54,7 @@ class WarmerWorker(bootsteps.StartStopStep):
             log.info("health endpoint on :%d/health", port)
         except OSError as exc:
             log.error("cannot serve the health endpoint on port %d: %s", port, exc)
-        self.maintenance = Maintenance(worker.app, db, settings.worker, self.instance_id).start()
+        self.maintenance = Maintenance(worker.app, db, settings, self.instance_id).start()
         log.info("polling for warmer jobs")
 
     def stop(self, worker: Any) -> None:

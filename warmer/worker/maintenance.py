@@ -1,7 +1,8 @@
 """The worker's periodic duties, on their own thread so a slow database never stalls consumption.
 
 Every POLL_INTERVAL_SECS: heartbeat this instance (every HEARTBEAT_SECS), and,
-if this instance holds the leader lease, reap stale jobs, notice a broker that
+if this instance holds the leader lease, reap stale jobs, plan commit triggers
+whose debounce window has closed, notice a broker that
 lost its messages, publish due jobs that have no message (retries after their
 backoff, jobs enqueued while the broker was down), and mark silent instances
 stopped. One leader at a time, by a lease in the ledger (see leader.py).
@@ -18,7 +19,8 @@ from celery import Celery
 from warmer import publisher
 from warmer.broker import BrokerProbe
 from warmer.ledger.db import Database
-from warmer.settings import WorkerSettings
+from warmer.settings import Settings
+from warmer.triggers import commit as commit_triggers
 from warmer.worker import instances
 from warmer.worker.leader import LeaderLease
 from warmer.worker.reaper import StaleJobReaper
@@ -27,19 +29,20 @@ log = logging.getLogger("worker_cache_warmer")
 
 
 class Maintenance:
-    def __init__(self, app: Celery, db: Database, settings: WorkerSettings, instance_id: str) -> None:
+    def __init__(self, app: Celery, db: Database, settings: Settings, instance_id: str) -> None:
         self.app = app
         self.db = db
-        self.settings = settings
+        self.warmer_settings = settings
+        self.settings = settings.worker
         self.instance_id = instance_id
         # A lease that outlives a few missed ticks, so one slow tick does not hand leadership over.
-        self.leader = LeaderLease(db, instance_id, ttl_secs=max(3 * settings.poll_interval_secs, 5))
+        self.leader = LeaderLease(db, instance_id, ttl_secs=max(3 * self.settings.poll_interval_secs, 5))
         self.is_leader = False
         self.reaper = StaleJobReaper(
             db,
-            heartbeat_secs=settings.heartbeat_secs,
-            stale_threshold_secs=settings.stale_threshold_secs,
-            max_retries=settings.max_retries,
+            heartbeat_secs=self.settings.heartbeat_secs,
+            stale_threshold_secs=self.settings.stale_threshold_secs,
+            max_retries=self.settings.max_retries,
             actor=f"reaper:{instance_id}",
         )
         self.probe = BrokerProbe(app.conf.broker_url)
@@ -83,6 +86,7 @@ class Maintenance:
             return
         now = self.db.now()
         self.reaper.run_once(now)
+        commit_triggers.plan_due(self.db, self.warmer_settings, actor=f"leader:{self.instance_id}")
         publisher.reconcile_broker_epoch(self.db, self.probe)
         published = publisher.publish_due(self.app, self.db)
         if published:
