@@ -15,7 +15,8 @@ from warmer.git.snapshot import safe_path
 from warmer.ledger.db import Database
 from warmer.ledger.models import CacheEntry, CacheLookup, CacheRef
 from warmer.ledger.repositories import find
-from warmer.settings import ALL_COMMIT_ARTIFACTS, ALL_CONNECT_ARTIFACTS
+from warmer.settings import ALL_COMMIT_ARTIFACTS, ALL_CONNECT_ARTIFACTS, Settings
+from warmer.triggers.miss import observe_miss
 
 MAX_PATH = 4096
 MAX_TASK_TYPE = 100
@@ -35,6 +36,7 @@ class LookupResult:
     entry_key: str | None = None
     generator_version: str | None = None
     payload: dict[str, Any] | None = None
+    warming_job: int | None = None  # on a miss: the miss-triggered job now (or already) warming it
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -56,12 +58,21 @@ def validate(artifact_type: str, path: str, task_type: str) -> None:
 
 
 def lookup(
-    db: Database, repo_name: str, artifact_type: str, *, task_type: str, path: str = ""
+    db: Database,
+    repo_name: str,
+    artifact_type: str,
+    *,
+    task_type: str,
+    path: str = "",
+    settings: Settings | None = None,
 ) -> LookupResult:
-    """The cached entry or a recorded miss. Raises on malformed input or an unknown repository."""
+    """The cached entry or a recorded miss. Raises on malformed input or an unknown repository.
+
+    With `settings`, a miss is also offered to the miss trigger, which may enqueue a job."""
     validate(artifact_type, path, task_type)
     with db.session() as session:
         repo = find(session, repo_name)
+        session.expunge(repo)
         row = session.execute(
             select(CacheRef.commit, CacheEntry.key, CacheEntry.generator_version, CacheEntry.payload)
             .join(CacheEntry, CacheEntry.key == CacheRef.entry_key)
@@ -83,7 +94,10 @@ def lookup(
             )
         )
     if row is None:
-        return LookupResult(False, repo.name, artifact_type, path)
+        warming = observe_miss(db, settings, repo, artifact_type, path, task_type) if settings else None
+        return LookupResult(
+            False, repo.name, artifact_type, path, warming_job=warming.job_id if warming else None
+        )
     return LookupResult(
         True, repo.name, artifact_type, path, row.commit, row.key, row.generator_version, row.payload
     )

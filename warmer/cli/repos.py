@@ -64,10 +64,10 @@ def full_warm(repo: str) -> None:
 def get(repo: str, artifact: str, path: str, task_type: str) -> None:
     """Print a cache entry as JSON; exit 1 on a miss (which is recorded)."""
     ctx = open_ledger()
-    result = lookup(ctx.db, repo, artifact, task_type=task_type, path=path)
+    result = lookup(ctx.db, repo, artifact, task_type=task_type, path=path, settings=ctx.settings)
     if not result.hit:
-        click.echo(
-            f"miss: no {artifact} entry for {result.repo}{' ' + path if path else ''} (recorded)", err=True
-        )
+        where = f"{result.repo}{' ' + path if path else ''}"
+        warming = f"; job {result.warming_job} is warming it" if result.warming_job else ""
+        click.echo(f"miss: no {artifact} entry for {where} (recorded{warming})", err=True)
         sys.exit(1)
     click.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))

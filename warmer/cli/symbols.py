@@ -35,7 +35,7 @@ def symbols(repo: str, query: str, mode: str, limit: int, task_type: str, as_jso
     if not query.strip() or len(query) > MAX_QUERY:
         fail(f"the query must be 1-{MAX_QUERY} characters")
     ctx = open_ledger()
-    result = lookup(ctx.db, repo, "symbol_index", task_type=task_type)
+    result = lookup(ctx.db, repo, "symbol_index", task_type=task_type, settings=ctx.settings)
     if not result.hit or result.payload is None:
         click.echo(f"miss: no symbol_index entry for {result.repo} yet (recorded)", err=True)
         sys.exit(1)

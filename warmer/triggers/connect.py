@@ -81,13 +81,15 @@ def connect(
         session.refresh(repo)
         session.expunge(repo)
 
-    on_connect = settings.warmers.on_connect
-    if reason == "unchanged" or not on_connect.enabled:
+    if reason == "unchanged":
         return Connected(repo, reason, None)
-    planned = enqueue_artifacts(
-        db, repo, head, on_connect.artifacts, Trigger.CONNECT, actor="trigger:connect"
-    )
-    set_baseline(db, repo.id, branch, head, mirror.commit_tree(path, head))  # commits diff against this
+    # Tracked from its head on: later commits diff against this tree, misses warm at this commit.
+    set_baseline(db, repo.id, branch, head, mirror.commit_tree(path, head))
+    on_connect = settings.warmers.on_connect
+    if not on_connect.enabled:
+        return Connected(repo, reason, None)
+    artifacts = on_connect.artifacts
+    planned = enqueue_artifacts(db, repo, head, artifacts, Trigger.CONNECT, actor="trigger:connect")
     return Connected(repo, reason, planned)
 
 
