@@ -71,6 +71,9 @@ class Repository(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Shared with the git host to sign push webhooks (GitHub HMAC key, GitLab token). Never printed
+    # again after `warmer webhook-secret` shows it once.
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
 
 
 _QUEUED = text("status = 'queued'")
@@ -292,3 +295,19 @@ class CommitTrigger(Base):
         ),
         Index("ix_commit_triggers_due", "due_at", postgresql_where=_PENDING, sqlite_where=_PENDING),
     )
+
+
+class WebhookDelivery(Base):
+    """Every push webhook received, accepted or refused, and why: refusals must be visible."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    provider: Mapped[str] = mapped_column(String(20))
+    repo_name: Mapped[str] = mapped_column(String(200))
+    delivery_id: Mapped[str | None] = mapped_column(String(100))
+    event: Mapped[str | None] = mapped_column(String(100))
+    status_code: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(Text)
+    commit_trigger_id: Mapped[int | None] = mapped_column(BigId)
