@@ -7,25 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.support.extracts import CountingCache
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts.api_inventory import ApiInventory
 from warmer.artifacts.base import GenerationContext
 from warmer.git.snapshot import Snapshot
-
-
-class CountingCache:
-    """An in-memory extract cache that counts what the generator had to compute."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, dict[str, Any]] = {}
-        self.computed = 0
-
-    def get_many(self, blob_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {b: self.store[b] for b in blob_ids if b in self.store}
-
-    def put_many(self, results: dict[str, dict[str, Any]]) -> None:
-        self.computed += len(results)
-        self.store.update(results)
 
 
 def run(repo: Path, cache: Any = None) -> tuple[dict[str, Any], dict[str, int]]:

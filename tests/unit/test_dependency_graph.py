@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.extracts import CountingCache
 from tests.support.gitrepo import commit, git, make_repo, repo_from_tree, write
-from tests.unit.test_repo_map import CountingCache
 from warmer.artifacts.base import ArtifactResult, GenerationContext
 from warmer.artifacts.dependencies import DependencyGraph
 from warmer.git.snapshot import Snapshot

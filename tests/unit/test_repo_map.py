@@ -9,27 +9,13 @@ from typing import Any
 import click
 import pytest
 
+from tests.support.extracts import CountingCache
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts.base import GenerationContext
 from warmer.artifacts.repo_map import CHARS_PER_TOKEN, RepoMap
 from warmer.cache.extracts import DbExtractCache
 from warmer.git.snapshot import Snapshot
 from warmer.ledger.db import Database
-
-
-class CountingCache:
-    """An in-memory extract cache that counts what the generator had to compute."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, dict[str, Any]] = {}
-        self.computed = 0
-
-    def get_many(self, blob_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {b: self.store[b] for b in blob_ids if b in self.store}
-
-    def put_many(self, results: dict[str, dict[str, Any]]) -> None:
-        self.computed += len(results)
-        self.store.update(results)
 
 
 def generate(

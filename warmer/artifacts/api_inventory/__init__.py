@@ -19,10 +19,10 @@ from warmer.artifacts.api_inventory.code_routes import go_routes, java_routes, j
 from warmer.artifacts.api_inventory.contracts import graphql_contracts, openapi_contracts, proto_contracts
 from warmer.artifacts.api_inventory.python_routes import python_routes
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.symbols.extract import skip_reason
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
-CHECKPOINT_EVERY = 100
 
 _KINDS = {
     ".py": "python",
@@ -105,13 +105,6 @@ def _openapi(text: str) -> list[dict[str, Any]]:
     return openapi_contracts(text) or []
 
 
-def _usable(payload: dict[str, Any] | None, kind: str, max_bytes: int) -> bool:
-    """Whether a cached extract answers for this kind and size cap (the cache is keyed by blob only)."""
-    if payload is None or payload.get("kind") != kind:
-        return False
-    return not (payload.get("skipped") == "too_large" and payload["size"] <= max_bytes)
-
-
 def _module_of(path: str) -> str:
     """`blog.urls` for `blog/urls.py` (and for `src/blog/urls.py`, matched by suffix)."""
     return str(PurePosixPath(path).with_suffix("")).replace("/", ".")
@@ -160,42 +153,14 @@ class ApiInventory:
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
-        entries, snapshot_skipped = ctx.snapshot.entries()
-        skipped = [{"path": s.path, "reason": s.reason} for s in snapshot_skipped]
-        wanted: list[tuple[str, str, str]] = []  # path, blob, kind
-        for entry in entries:
-            kind = api_kind(entry.path)
-            if kind is None:
-                continue
-            if entry.is_symlink:
-                skipped.append({"path": entry.path, "reason": "symlink"})
-            else:
-                wanted.append((entry.path, entry.blob_id, kind))
-
-        cached = ctx.extracts.get_many(sorted({blob for _, blob, _ in wanted}))
-        results: dict[tuple[str, str], dict[str, Any]] = {}
-        fresh: dict[str, dict[str, Any]] = {}
-        reused: set[str] = set()
-        ctx.checkpoint()
-        for _path, blob, kind in sorted(wanted, key=lambda w: (w[1], w[2], w[0])):
-            if (blob, kind) in results:
-                continue
-            payload = cached.get(blob)
-            if _usable(payload, kind, max_bytes):
-                reused.add(blob)
-            else:
-                if len(fresh) % CHECKPOINT_EVERY == 0:
-                    ctx.checkpoint()
-                payload = extract_api(kind, ctx.snapshot.read(blob), max_bytes)
-                fresh.setdefault(blob, payload)
-            assert payload is not None
-            results[(blob, kind)] = payload
-        ctx.extracts.put_many(fresh)
-
-        payload = self._reduce(ctx, wanted, results, skipped, max_bytes)
+        done = extract_files(
+            ctx, api_kind, lambda _path, kind, data: extract_api(kind, data, max_bytes), max_bytes
+        )
+        wanted = [(item.path, item.blob, item.kind) for item in done.wanted]
+        payload = self._reduce(ctx, wanted, done.results, done.skipped, max_bytes)
         return ArtifactResult(
             [Entry("", ctx.snapshot.tree_id, payload)],
-            calls={"extracted": len(fresh), "reused": len(reused - fresh.keys())},
+            calls={"extracted": done.extracted, "reused": done.reused},
         )
 
     def _reduce(

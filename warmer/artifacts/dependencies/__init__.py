@@ -29,10 +29,10 @@ from warmer.artifacts.dependencies.python_imports import (
     extract_python_imports,
     resolve_python,
 )
+from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.languages import language_of
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
-CHECKPOINT_EVERY = 100
 _BINARY_SNIFF = 8192
 
 
@@ -74,13 +74,6 @@ def _dir(path: str) -> str:
     return "" if parent == "." else parent
 
 
-def _usable(payload: dict[str, Any] | None, max_bytes: int) -> bool:
-    """A cached extract answers unless it was skipped as too large under a smaller cap than today's."""
-    if payload is None:
-        return False
-    return not (payload.get("skipped") == "too_large" and payload["size"] <= max_bytes)
-
-
 def _find_lock(directory: PurePosixPath, ecosystem: str, locks: dict[tuple[str, str], dict[str, Any]]) -> Any:
     """The lockfile of this ecosystem in the manifest's directory or the nearest one above (workspaces)."""
     for candidate in [directory, *directory.parents]:
@@ -104,37 +97,17 @@ class DependencyGraph:
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
-        entries, snapshot_skipped = ctx.snapshot.entries()
-        skipped = [{"path": s.path, "reason": s.reason} for s in snapshot_skipped]
-        wanted: list[tuple[str, str, str]] = []  # path, blob, kind
-        for entry in entries:
-            kind = kind_of(entry.path)
-            if kind is None:
-                continue
-            if entry.is_symlink:
-                skipped.append({"path": entry.path, "reason": "symlink"})
-            else:
-                wanted.append((entry.path, entry.blob_id, kind))
-
-        blobs = sorted({blob for _, blob, _ in wanted})
-        cached = ctx.extracts.get_many(blobs)
-        stored = {blob: dict(cached.get(blob) or {}) for blob in blobs}
-        fresh: dict[str, dict[str, Any]] = {}
-        ctx.checkpoint()
-        for _path, blob, kind in sorted(wanted, key=lambda w: (w[1], w[2], w[0])):
-            if _usable(stored[blob].get(kind), max_bytes):
-                continue
-            if len(fresh) % CHECKPOINT_EVERY == 0:
-                ctx.checkpoint()
-            stored[blob][kind] = extract(kind, ctx.snapshot.read(blob), max_bytes)
-            fresh[blob] = stored[blob]
-        ctx.extracts.put_many(fresh)
-        reused = {blob for blob in blobs if blob not in fresh}
-
-        payload = self._reduce(ctx, wanted, stored, skipped, {e.path for e in entries})
+        done = extract_files(
+            ctx, kind_of, lambda _path, kind, data: extract(kind, data, max_bytes), max_bytes
+        )
+        wanted = [(item.path, item.blob, item.kind) for item in done.wanted]
+        by_blob: dict[str, dict[str, Any]] = {}
+        for (blob, kind), payload in done.results.items():
+            by_blob.setdefault(blob, {})[kind] = payload
+        payload = self._reduce(ctx, wanted, by_blob, done.skipped, done.all_paths)
         return ArtifactResult(
             [Entry("", ctx.snapshot.tree_id, payload)],
-            calls={"extracted": len(fresh), "reused": len(reused)},
+            calls={"extracted": done.extracted, "reused": done.reused},
         )
 
     def _reduce(

@@ -12,22 +12,11 @@ from collections import Counter
 from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000  # generated or minified beyond this; parsing it helps nobody
-CHECKPOINT_EVERY = 100
-
-
-def _usable(payload: dict[str, Any] | None, grammar: str, max_bytes: int) -> bool:
-    """Whether a cached extract answers for this grammar and size cap.
-
-    The cap is a job parameter but the cache is keyed by blob only, so a file
-    skipped as too large under a smaller cap is parsed again under a larger one.
-    """
-    if payload is None or payload.get("language") != grammar:
-        return False
-    return not (payload.get("skipped") == "too_large" and payload["size"] <= max_bytes)
 
 
 class SymbolIndex:
@@ -36,42 +25,17 @@ class SymbolIndex:
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
-        entries, snapshot_skipped = ctx.snapshot.entries()
-        skipped = [{"path": s.path, "reason": s.reason} for s in snapshot_skipped]
-        wanted: list[tuple[str, str, str]] = []  # path, blob, grammar
-        for entry in entries:
-            grammar = symbol_language(entry.path)
-            if grammar is None:
-                continue
-            if entry.is_symlink:
-                skipped.append({"path": entry.path, "reason": "symlink"})
-            else:
-                wanted.append((entry.path, entry.blob_id, grammar))
-
-        cached = ctx.extracts.get_many(sorted({blob for _, blob, _ in wanted}))
-        results: dict[tuple[str, str], dict[str, Any]] = {}
-        fresh: dict[str, dict[str, Any]] = {}
-        reused: set[str] = set()
-        ctx.checkpoint()
-        for path, blob, grammar in sorted(wanted, key=lambda w: (w[1], w[2], w[0])):
-            if (blob, grammar) in results:
-                continue
-            payload = cached.get(blob)
-            if _usable(payload, grammar, max_bytes):
-                reused.add(blob)
-            else:
-                if len(fresh) % CHECKPOINT_EVERY == 0:
-                    ctx.checkpoint()
-                payload = extract_symbols(path, grammar, ctx.snapshot.read(blob), max_bytes)
-                fresh.setdefault(blob, payload)  # one payload per blob; another grammar recomputes
-            assert payload is not None
-            results[(blob, grammar)] = payload
-        ctx.extracts.put_many(fresh)
-
-        payload = self._reduce(ctx, wanted, results, skipped, max_bytes)
+        done = extract_files(
+            ctx,
+            symbol_language,
+            lambda path, grammar, data: extract_symbols(path, grammar, data, max_bytes),
+            max_bytes,
+        )
+        wanted = [(item.path, item.blob, item.kind) for item in done.wanted]
+        payload = self._reduce(ctx, wanted, done.results, done.skipped, max_bytes)
         return ArtifactResult(
             [Entry("", ctx.snapshot.tree_id, payload)],
-            calls={"extracted": len(fresh), "reused": len(reused - fresh.keys())},
+            calls={"extracted": done.extracted, "reused": done.reused},
         )
 
     def _reduce(
