@@ -124,3 +124,30 @@ def test_a_disabled_miss_trigger_only_records(ledger: Database, small_repo: Path
     assert _miss_jobs(ledger) == []
     with ledger.session() as session:
         assert len(session.execute(select(CacheLookup)).all()) == 5
+
+
+def test_conversion_counts_hits_after_the_miss_job_completed(world: tuple[Database, Settings]) -> None:
+    from warmer.artifacts.base import ArtifactResult, Entry
+    from warmer.cache.store import write_result
+    from warmer.ledger import queries
+
+    db, settings = world
+    for _ in range(3):
+        job_id = _miss(db, settings)
+    assert job_id is not None
+    with db.session() as session:
+        claim = transitions.claim(session, job_id, "w")
+        assert claim is not None and transitions.mark_running(session, claim)
+        job = session.get(Job, job_id)
+        write_result(
+            session.connection(), repo_id=job.repo_id, branch=job.branch, commit=job.commit,  # type: ignore[union-attr]
+            artifact_type="symbol_index", version="1", job_id=job_id,
+            result=ArtifactResult([Entry("", "t" * 40, {"symbols": []})]),
+        )  # fmt: skip
+        assert transitions.mark_completed(session, claim)
+    for _ in range(2):
+        assert lookup(db, "small", "symbol_index", task_type="review", settings=settings).hit
+    with db.session() as session:
+        report = queries.miss_conversions(session, db.now() - timedelta(hours=1))
+    assert (report["warmed_by_misses"], report["converted"], report["conversion_rate"]) == (1, 1, 1.0)
+    assert report["patterns"][0]["misses_before"] == 3 and report["patterns"][0]["hits_after"] == 2

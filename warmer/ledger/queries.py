@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from warmer.ledger.models import Job, JobEvent, JobStatus, Repository, WarmerInstance
+from warmer.ledger.models import CacheLookup, Job, JobEvent, JobStatus, Repository, Trigger, WarmerInstance
 
 JOB_FIELDS = (
     "id", "repo", "branch", "commit", "artifact_type", "scope", "trigger", "priority", "status",
@@ -196,5 +196,43 @@ def overview(session: Session, now: datetime, stale_after_secs: float) -> dict[s
         "completed_24h": finished.get(JobStatus.COMPLETED, 0),
         "failed_24h": finished.get(JobStatus.FAILED, 0),
         "queued_by_trigger": {trigger.value: count for trigger, count in queued_by_trigger.items()},
+        "miss_conversions_24h": miss_conversions(session, since),
         "instances": [view.as_json() for view in instances(session, now, stale_after_secs)],
+    }
+
+
+def miss_conversions(session: Session, since: datetime) -> dict[str, Any]:
+    """For each miss-triggered job completed since `since`: the misses that led to it and the hits
+    that followed it (lookups of the same repository, artifact and path). A pattern is converted
+    once a lookup hits after its job completed."""
+    jobs = session.execute(
+        select(Job.id, Job.repo_id, Repository.name, Job.artifact_type, Job.scope, Job.finished_at)
+        .join(Repository, Repository.id == Job.repo_id)
+        .where(Job.trigger == Trigger.MISS, Job.status == JobStatus.COMPLETED, Job.finished_at >= since)
+        .order_by(Job.finished_at)
+    ).all()
+    patterns = []
+    for job in jobs:
+        path = job.scope[0] if job.scope else ""
+        same = (
+            (CacheLookup.repo_id == job.repo_id)
+            & (CacheLookup.artifact_type == job.artifact_type)
+            & (CacheLookup.path == path)
+        )
+        misses = session.execute(
+            select(func.count()).where(same, CacheLookup.hit.is_(False), CacheLookup.at <= job.finished_at)
+        ).scalar_one()
+        hits = session.execute(
+            select(func.count()).where(same, CacheLookup.hit.is_(True), CacheLookup.at > job.finished_at)
+        ).scalar_one()
+        patterns.append(
+            {"job_id": job.id, "repo": job.name, "artifact_type": job.artifact_type, "path": path,
+             "finished_at": _iso(job.finished_at), "misses_before": misses, "hits_after": hits}
+        )  # fmt: skip
+    converted = sum(1 for p in patterns if p["hits_after"])
+    return {
+        "warmed_by_misses": len(patterns),
+        "converted": converted,
+        "conversion_rate": round(converted / len(patterns), 3) if patterns else None,
+        "patterns": patterns,
     }
