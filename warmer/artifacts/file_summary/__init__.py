@@ -1,0 +1,105 @@
+"""file_summary: per key file (connect) or per changed file (commit), what it is for and what it holds.
+
+Extract (per blob, cached through `extract_files`): line count, purpose, ranked top-level symbols,
+route count and content markers (`facts.py`). Reduce (per path): the role from explicit rules and a
+1-3 sentence summary (`roles.py`). One entry per file, keyed by its blob; connect also writes a
+whole-repository index of the files it summarized and how many the `max_files` cap left out.
+
+Only the deterministic summarizer exists: the design's LLM provider is not built yet; it would
+implement `Summarizer` and fall back to `DeterministicSummarizer`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.extracting import extract_files
+from warmer.artifacts.file_summary.facts import extract_facts
+from warmer.artifacts.file_summary.roles import (
+    DeterministicSummarizer,
+    Summarizer,
+    extract_kind,
+    is_key_file,
+    key_file_priority,
+    language_label,
+    role_of,
+)
+
+DEFAULT_MAX_FILE_BYTES = 1_000_000
+DEFAULT_MAX_FILES = 2000
+
+__all__ = ["DeterministicSummarizer", "FileSummary", "Summarizer"]
+
+
+class FileSummary:
+    artifact_type = "file_summary"
+    version = "1"
+
+    def __init__(self, summarizer: Summarizer | None = None) -> None:
+        self.summarizer: Summarizer = summarizer or DeterministicSummarizer()
+
+    def generate(self, ctx: GenerationContext) -> ArtifactResult:
+        max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
+        entries, _ = ctx.snapshot.entries()
+        existing = {entry.path for entry in entries}
+        truncated = 0
+        if ctx.scope is None:
+            keys = sorted((e.path for e in entries if is_key_file(e.path)), key=key_file_priority)
+            cap = int(ctx.params.get("max_files", DEFAULT_MAX_FILES))
+            chosen, truncated = set(keys[:cap]), max(0, len(keys) - cap)
+            deleted: list[str] = []
+        else:
+            chosen = {path for path in ctx.scope if path in existing}
+            deleted = sorted({path for path in ctx.scope if path not in existing})
+
+        done = extract_files(
+            ctx,
+            lambda path: extract_kind(path) if path in chosen else None,
+            lambda _path, kind, data: extract_facts(kind, data, max_bytes),
+            max_bytes,
+        )
+        skipped = [s for s in done.skipped if ctx.scope is None or s["path"] in chosen]
+        results: list[Entry] = []
+        for item in sorted(done.wanted, key=lambda w: w.path):
+            facts = done.payload(item)
+            reason = facts.get("skipped") or ("too_large" if facts["size"] > max_bytes else None)
+            if reason:
+                skipped.append({"path": item.path, "reason": reason})
+                continue
+            results.append(Entry(item.path, item.blob, self._summary(item.path, item.blob, item.kind, facts)))
+        if ctx.scope is None:
+            index = {
+                "artifact_type": self.artifact_type,
+                "generator_version": self.version,
+                "repo": ctx.repo_name,
+                "commit": ctx.commit,
+                "files": [entry.path for entry in results],
+                "truncated": truncated,
+                "skipped": sorted(skipped, key=lambda s: s["path"]),
+            }
+            results.append(Entry("", ctx.snapshot.tree_id, index))
+        else:
+            # A scope file that can no longer be summarized (now binary, too large, a symlink) must not
+            # keep serving the summary of its old content.
+            deleted = sorted({*deleted, *(s["path"] for s in skipped)})
+        return ArtifactResult(
+            results, deleted_paths=deleted, calls={"extracted": done.extracted, "reused": done.reused}
+        )
+
+    def _summary(self, path: str, blob: str, kind: str, facts: dict[str, Any]) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "artifact_type": self.artifact_type,
+            "generator_version": self.version,
+            "path": path,
+            "blob": blob,
+            "language": language_label(path, kind),
+            "role": role_of(path, facts),
+            "purpose": facts["purpose"],
+            "main_symbols": facts["main_symbols"],
+            "routes": facts["routes"],
+            "frameworks": facts["frameworks"],
+            "lines": facts["lines"],
+        }
+        payload["summary"] = self.summarizer.summarize(payload)
+        return payload
