@@ -1,0 +1,215 @@
+"""recent_change_summary: what one commit changed, for an agent picking up the branch.
+
+Per commit: message and author, each changed file with its ± lines, symbols
+added/removed/changed (both sides' symbols, cached per blob), the tests the
+change affects, and dependency changes in manifests. The diff is against
+`params["base_commit"]` (the commit the branch was last planned from) when
+given, else the first parent, else the empty tree (a root commit).
+
+Affected tests come from file-name conventions only (test_map's `NameIndex`),
+plus changed test files themselves; import evidence is not read here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from dulwich.objects import Commit
+from dulwich.repo import Repo
+
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, PermanentError
+from warmer.artifacts.recent_change.changes import is_binary, line_counts, manifest_change, symbol_diff
+from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
+from warmer.artifacts.test_map import is_subject
+from warmer.artifacts.test_map.naming import NameIndex, test_name
+from warmer.git.diff import ChangeKind, PathChange, tree_diff
+from warmer.triggers.commit_plan import is_manifest, is_test_file
+
+DEFAULT_MAX_FILES = 500
+DEFAULT_MAX_FILE_BYTES = 1_000_000
+CHECKPOINT_EVERY = 50
+TEXT_SYMBOLS = 5
+
+
+def _person(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _tree_of(repo: Repo, commit: str) -> str:
+    """The tree of the base commit; a base that is not a commit here cannot be retried into one."""
+    try:
+        obj = repo[commit.encode()]
+    except (KeyError, ValueError) as exc:
+        raise PermanentError(f"base_commit {commit} is not in the repository") from exc
+    if not isinstance(obj, Commit):
+        raise PermanentError(f"base_commit {commit} is not a commit")
+    return obj.tree.decode()
+
+
+def _order(symbol: dict[str, Any]) -> tuple[str, int, str, str]:
+    return (symbol["file"], symbol["line"], symbol["name"], symbol["kind"])
+
+
+class _SymbolCache:
+    """Symbols per (blob, language) for one job, read from and written back to the extract cache."""
+
+    def __init__(self, ctx: GenerationContext, max_bytes: int) -> None:
+        self.ctx, self.max_bytes = ctx, max_bytes
+        self.by_blob: dict[str, dict[str, Any]] = {}
+        self.dirty: set[str] = set()
+        self.reused = self.computed = 0
+
+    def symbols(self, path: str, language: str | None, blob: str | None, data: bytes | None) -> list[Any]:
+        if language is None or blob is None or data is None:
+            return []
+        cached = self.by_blob.get(blob)
+        if cached is None:
+            cached = self.by_blob[blob] = self.ctx.extracts.get_many([blob]).get(blob) or {}
+        if language in cached:
+            self.reused += 1
+            return list(cached[language].get("symbols") or [])
+        result = extract_symbols(path, language, data, self.max_bytes)
+        self.by_blob[blob] = {**cached, language: result}
+        self.dirty.add(blob)
+        self.computed += 1
+        return list(result.get("symbols") or [])
+
+    def flush(self) -> None:
+        if self.dirty:
+            self.ctx.extracts.put_many({blob: self.by_blob[blob] for blob in sorted(self.dirty)})
+
+
+class RecentChangeSummary:
+    artifact_type = "recent_change_summary"
+    version = "1"
+
+    def generate(self, ctx: GenerationContext) -> ArtifactResult:
+        repo = ctx.snapshot.repo
+        commit = repo[ctx.commit.encode()]
+        assert isinstance(commit, Commit)
+        base = ctx.params.get("base_commit") or (commit.parents[0].decode() if commit.parents else None)
+        base_tree = _tree_of(repo, base) if base else None
+        changes = tree_diff(repo, base_tree, ctx.snapshot.tree_id)
+        cap = int(ctx.params.get("max_files", DEFAULT_MAX_FILES))
+        max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
+        work, truncated = changes[:cap], max(0, len(changes) - cap)
+        cache = _SymbolCache(ctx, max_bytes)
+
+        files: list[dict[str, Any]] = []
+        symbols: dict[str, list[dict[str, Any]]] = {"added": [], "removed": [], "changed": []}
+        manifests: list[dict[str, Any]] = []
+        for i, change in enumerate(work):
+            if i and i % CHECKPOINT_EVERY == 0:
+                ctx.checkpoint()
+            old = ctx.snapshot.read(change.old_blob) if change.old_blob and not change.is_submodule else None
+            new = ctx.snapshot.read(change.new_blob) if change.new_blob and not change.is_submodule else None
+            files.append(self._file(change, old, new))
+            if files[-1]["binary"] or change.is_submodule:
+                continue
+            for side, found in self._symbols(cache, change, old, new).items():
+                symbols[side].extend(found)
+            if any(is_manifest(p) for p in change.paths):
+                manifests.append(manifest_change(change.path, old, new))
+        cache.flush()
+        payload: dict[str, Any] = {
+            "artifact_type": self.artifact_type,
+            "generator_version": self.version,
+            "repo": ctx.repo_name,
+            "branch": ctx.branch,
+            "commit": ctx.commit,
+            "base_commit": base,
+            "message": ctx.snapshot.message,
+            "subject": ctx.snapshot.message.strip().split("\n", 1)[0].strip(),
+            "author": _person(commit.author),
+            "authored_at": datetime.fromtimestamp(commit.author_time, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "files": files,
+            "truncated": truncated,
+            "totals": {
+                "files": len(changes),
+                "added_lines": sum(f["added_lines"] or 0 for f in files),
+                "removed_lines": sum(f["removed_lines"] or 0 for f in files),
+            },
+            "symbols": {side: sorted(found, key=_order) for side, found in symbols.items()},
+            "affected_tests": self._affected_tests(ctx, changes),
+            "manifest_changes": sorted(manifests, key=lambda m: m["manifest"]),
+        }
+        payload["text"] = summary_text(payload)
+        return ArtifactResult(
+            [Entry("", ctx.snapshot.tree_id, payload)],
+            calls={"extracted": cache.computed, "reused": cache.reused},
+        )
+
+    def _file(self, change: PathChange, old: bytes | None, new: bytes | None) -> dict[str, Any]:
+        binary = is_binary(old) or is_binary(new)
+        added, removed = (None, None) if binary or change.is_submodule else line_counts(old, new)
+        entry = {
+            "path": change.path,
+            "old_path": change.old_path,
+            "change": str(change.kind),
+            "added_lines": added,
+            "removed_lines": removed,
+            "binary": binary,
+        }
+        if change.is_submodule:
+            entry["submodule"] = True
+        return entry
+
+    def _symbols(
+        self, cache: _SymbolCache, change: PathChange, old: bytes | None, new: bytes | None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Both sides' symbols (per blob, through the extract cache), diffed."""
+        old_path = change.old_path or change.path
+        old_lang, new_lang = symbol_language(old_path), symbol_language(change.path)
+        if old_lang is None and new_lang is None:
+            return {}
+        before = cache.symbols(old_path, old_lang, change.old_blob, old)
+        after = cache.symbols(change.path, new_lang, change.new_blob, new)
+        return symbol_diff(old_path, before, old, change.path, after, new)
+
+    def _affected_tests(self, ctx: GenerationContext, changes: list[PathChange]) -> list[dict[str, str]]:
+        """Tests (still present) whose file name points at a changed source, and changed test files."""
+        entries, _ = ctx.snapshot.entries()
+        present = [e.path for e in entries]
+        changed_sources = {p for c in changes for p in c.paths if is_subject(p)}
+        found: set[tuple[str, str]] = set()
+        present_set = set(present)
+        for change in changes:
+            if change.kind != ChangeKind.DELETED and is_test_file(change.path):
+                found.add((change.path, change.path))
+        if changed_sources:
+            # Deleted and renamed-away sources stay in the index: their tests are affected too.
+            index = NameIndex(sorted({p for p in present if is_subject(p)} | changed_sources))
+            for path in present:
+                name = test_name(path)
+                if name is None:
+                    continue
+                for source in index.subjects(path, name):
+                    if source in changed_sources:
+                        found.add((path, source))
+        return [{"test": t, "because": s} for t, s in sorted(found) if t in present_set]
+
+
+def summary_text(payload: dict[str, Any]) -> str:
+    """A few lines an agent (or a person) can read before deciding to open the details."""
+    totals = payload["totals"]
+    lines = [
+        payload["subject"] or "(no message)",
+        f"{totals['files']} file(s) changed, +{totals['added_lines']} -{totals['removed_lines']}"
+        + (f" ({payload['truncated']} not analysed)" if payload["truncated"] else ""),
+    ]
+    symbols = payload["symbols"]
+    for side, mark in (("added", "+"), ("removed", "-"), ("changed", "~")):
+        names = [(f"{s['parent']}." if s["parent"] else "") + s["name"] for s in symbols[side]]
+        if names:
+            more = f" (+{len(names) - TEXT_SYMBOLS} more)" if len(names) > TEXT_SYMBOLS else ""
+            lines.append(f"{side} {mark}: {', '.join(names[:TEXT_SYMBOLS])}{more}")
+    tests = sorted({t["test"] for t in payload["affected_tests"]})
+    if tests:
+        lines.append(f"{len(tests)} affected test file(s): {', '.join(tests[:TEXT_SYMBOLS])}")
+    for manifest in payload["manifest_changes"]:
+        parts = [f"+{d['name']}" for d in manifest["added"]] + [f"-{d['name']}" for d in manifest["removed"]]
+        parts += [f"{d['name']} {d['from']} → {d['to']}" for d in manifest["changed"]]
+        if parts:
+            lines.append(f"{manifest['manifest']}: {', '.join(parts)}")
+    return "\n".join(lines)
