@@ -83,3 +83,9 @@ def test_the_job_connection_commits_asynchronously_except_the_claim(db: Database
     with conn_.transaction() as conn:
         assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
     conn_.close()
+
+
+def test_a_client_frozen_inside_a_transaction_is_ended_by_the_server(db: Database) -> None:
+    """A SIGSTOPped leader once held the lease row forever; the server now ends such sessions."""
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar_one() == "15s"

@@ -58,6 +58,9 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+IDLE_IN_TRANSACTION_MS = 15_000
+
+
 def normalize_database_url(url: str) -> str:
     """Accept the seed's `postgres://` spelling and pin the psycopg2 driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -86,6 +89,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     connect_args = {
+        # A client that stops in the middle of a transaction (SIGSTOP, a swap storm, a debugger)
+        # would hold its row locks forever and stall every other worker: the server ends it.
+        # warmer's own transactions are milliseconds long; none waits on anything but the database.
+        "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
         "connect_timeout": kwargs.pop("connect_timeout", 5),
         "application_name": f"warmer:{os.getpid()}",
         # A silently dead peer must not hold locks and sockets for hours.

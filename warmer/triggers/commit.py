@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from warmer.git import mirror
 from warmer.git.diff import tree_diff
+from warmer.git.mirror import GitError
 from warmer.ledger import transitions
 from warmer.ledger.db import Database, utcnow
 from warmer.ledger.models import BranchState, CommitTrigger, CommitTriggerStatus, Repository, Trigger
@@ -150,6 +151,7 @@ def plan_due(db: Database, settings: Settings, *, actor: str, limit: int = 50) -
     """Plan every commit trigger whose window has closed. Safe to run in several processes:
     each row is taken with FOR UPDATE SKIP LOCKED and planned once."""
     planned = []
+    _fetch_due_commits(db, settings)
     for _ in range(limit):
         with db.session() as session:
             query = (
@@ -161,8 +163,30 @@ def plan_due(db: Database, settings: Settings, *, actor: str, limit: int = 50) -
             trigger = session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
             if trigger is None:
                 break
-            planned.append(_plan_one(session, settings, trigger, actor))
+            try:
+                planned.append(_plan_one(session, settings, trigger, actor))
+            except GitError as exc:  # e.g. the commit vanished from the source: say so, plan the rest
+                trigger.status, trigger.detail = CommitTriggerStatus.IGNORED, f"cannot plan: {exc}"
+                log.warning("commit trigger %s for %s ignored: %s", trigger.id, trigger.commit[:12], exc)
     return planned
+
+
+def _fetch_due_commits(db: Database, settings: Settings) -> None:
+    """Bring this host's mirrors up to the due commits before any row is locked: a fetch can take
+    minutes, and no transaction may sit idle that long (see IDLE_IN_TRANSACTION_MS)."""
+    with db.session() as session:
+        due = session.execute(
+            select(Repository.name, Repository.source, CommitTrigger.commit)
+            .join(Repository, Repository.id == CommitTrigger.repo_id)
+            .where(CommitTrigger.status == CommitTriggerStatus.PENDING, CommitTrigger.due_at <= utcnow())
+        ).all()
+    for name, source, sha in due:
+        path = mirror.mirror_path(settings.data_dir, name, source)
+        try:
+            mirror.ensure_mirror(source, path)
+            mirror.resolve_commit(path, sha)
+        except GitError as exc:  # planning reports it for that trigger; the others go on
+            log.warning("cannot fetch %s for %s: %s", sha[:12], name, exc)
 
 
 def _plan_one(session: Session, settings: Settings, trigger: CommitTrigger, actor: str) -> PlannedCommit:
