@@ -7,28 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.extracts import CountingCache
-from tests.support.gitrepo import commit, git, make_repo, write
+from tests.support.extracts import CountingCache, generation_context
+from tests.support.gitrepo import commit, make_repo, write
 from warmer.artifacts.api_inventory import ApiInventory
-from warmer.artifacts.base import GenerationContext
-from warmer.git.snapshot import Snapshot
 
 
 def run(repo: Path, cache: Any = None) -> tuple[dict[str, Any], dict[str, int]]:
-    sha = git(repo, "rev-parse", "HEAD").strip()
-    snapshot = Snapshot(repo, sha)
-    ctx = GenerationContext(
-        repo_name=repo.name,
-        branch="main",
-        snapshot=snapshot,
-        scope=None,
-        params={},
-        extracts=cache if cache is not None else CountingCache(),
-        checkpoint=lambda: None,
-    )
+    ctx = generation_context(repo, cache=cache)
     result = ApiInventory().generate(ctx)
     assert len(result.entries) == 1 and result.entries[0].path == ""
-    assert result.entries[0].source_hash == snapshot.tree_id
+    assert result.entries[0].source_hash == ctx.snapshot.tree_id
     return result.entries[0].payload, result.calls
 
 

@@ -8,29 +8,19 @@ from typing import Any
 
 import pytest
 
-from tests.support.extracts import CountingCache
+from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, repo_from_tree, write
-from warmer.artifacts.base import ArtifactResult, GenerationContext
+from warmer.artifacts.base import ArtifactResult
 from warmer.artifacts.dependencies import DependencyGraph
-from warmer.git.snapshot import Snapshot
 
 NODE_GYP = Path("/usr/lib/node_modules/npm/node_modules/node-gyp")  # ships with the system's npm
 REQUESTS = Path("/usr/lib/google-cloud-sdk/platform/gsutil/third_party/requests")  # a src/ layout
 
 
 def run(repo: Path, cache: Any = None, params: dict[str, Any] | None = None) -> ArtifactResult:
-    snapshot = Snapshot(repo, git(repo, "rev-parse", "HEAD").strip())
-    ctx = GenerationContext(
-        repo_name=repo.name,
-        branch="main",
-        snapshot=snapshot,
-        scope=None,
-        params=params or {},
-        extracts=cache if cache is not None else CountingCache(),
-        checkpoint=lambda: None,
-    )
+    ctx = generation_context(repo, cache=cache, params=params)
     result = DependencyGraph().generate(ctx)
-    assert len(result.entries) == 1 and result.entries[0].source_hash == snapshot.tree_id
+    assert len(result.entries) == 1 and result.entries[0].source_hash == ctx.snapshot.tree_id
     return result
 
 

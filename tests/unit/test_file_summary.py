@@ -12,11 +12,10 @@ from typing import Any
 import click
 import pytest
 
-from tests.support.extracts import CountingCache
+from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, write
-from warmer.artifacts.base import ArtifactResult, GenerationContext
+from warmer.artifacts.base import ArtifactResult
 from warmer.artifacts.file_summary import FileSummary
-from warmer.git.snapshot import Snapshot
 
 CLICK_SOURCE = Path(click.__file__).parent
 
@@ -24,16 +23,7 @@ CLICK_SOURCE = Path(click.__file__).parent
 def run(
     repo: Path, cache: Any = None, scope: list[str] | None = None, params: dict[str, Any] | None = None
 ) -> ArtifactResult:
-    sha = git(repo, "rev-parse", "HEAD").strip()
-    ctx = GenerationContext(
-        repo_name=repo.name,
-        branch="main",
-        snapshot=Snapshot(repo, sha),
-        scope=scope,
-        params=params or {},
-        extracts=cache if cache is not None else CountingCache(),
-        checkpoint=lambda: None,
-    )
+    ctx = generation_context(repo, cache=cache, params=params, scope=scope)
     return FileSummary().generate(ctx)
 
 

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.extracts import CountingCache
+from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, write
-from warmer.artifacts.base import GenerationContext, PermanentError
+from warmer.artifacts.base import PermanentError
 from warmer.artifacts.recent_change import RecentChangeSummary
-from warmer.git.snapshot import Snapshot
 
 CORE_V1 = '''"""Core."""
 
@@ -53,19 +52,9 @@ PYPROJECT_V2 = '[project]\nname = "demo"\ndependencies = ["requests>=2.31", "cli
 def generate(
     repo: Path, params: dict[str, Any] | None = None, rev: str = "HEAD", cache: Any = None
 ) -> dict[str, Any]:
-    sha = git(repo, "rev-parse", rev).strip()
-    snapshot = Snapshot(repo, sha)
-    ctx = GenerationContext(
-        repo_name=repo.name,
-        branch="main",
-        snapshot=snapshot,
-        scope=None,
-        params=params or {},
-        extracts=cache if cache is not None else CountingCache(),
-        checkpoint=lambda: None,
-    )
+    ctx = generation_context(repo, rev=rev, cache=cache, params=params)
     result = RecentChangeSummary().generate(ctx)
-    assert len(result.entries) == 1 and result.entries[0].source_hash == snapshot.tree_id
+    assert len(result.entries) == 1 and result.entries[0].source_hash == ctx.snapshot.tree_id
     assert result.entries[0].path == ""
     return result.entries[0].payload
 

@@ -12,34 +12,22 @@ from typing import Any
 import click
 import pytest
 
-from tests.support.extracts import CountingCache
+from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts import registry
-from warmer.artifacts.base import GenerationContext
 from warmer.artifacts.symbols import SymbolIndex, search
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
 from warmer.cache.extracts import DbExtractCache
-from warmer.git.snapshot import Snapshot
 from warmer.ledger.db import Database
 
 
 def run(
     repo: Path, cache: Any = None, params: dict[str, Any] | None = None, rev: str = "HEAD"
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    sha = git(repo, "rev-parse", rev).strip()
-    snapshot = Snapshot(repo, sha)
-    ctx = GenerationContext(
-        repo_name=repo.name,
-        branch="main",
-        snapshot=snapshot,
-        scope=None,
-        params=params or {},
-        extracts=cache if cache is not None else CountingCache(),
-        checkpoint=lambda: None,
-    )
+    ctx = generation_context(repo, rev=rev, cache=cache, params=params)
     result = SymbolIndex().generate(ctx)
     assert len(result.entries) == 1 and result.entries[0].path == ""
-    assert result.entries[0].source_hash == snapshot.tree_id
+    assert result.entries[0].source_hash == ctx.snapshot.tree_id
     return result.entries[0].payload, result.calls
 
 

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.extracts import CountingCache
+from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, repo_from_tree, write
-from warmer.artifacts.base import ArtifactResult, GenerationContext
+from warmer.artifacts.base import ArtifactResult
 from warmer.artifacts.test_map import TestMap
-from warmer.git.snapshot import Snapshot
 
 try:
     import tornado
@@ -22,18 +21,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 def run(repo: Path, cache: Any = None) -> ArtifactResult:
-    snapshot = Snapshot(repo, git(repo, "rev-parse", "HEAD").strip())
-    ctx = GenerationContext(
-        repo_name=repo.name,
-        branch="main",
-        snapshot=snapshot,
-        scope=None,
-        params={},
-        extracts=cache if cache is not None else CountingCache(),
-        checkpoint=lambda: None,
-    )
+    ctx = generation_context(repo, cache=cache)
     result = TestMap().generate(ctx)
-    assert len(result.entries) == 1 and result.entries[0].source_hash == snapshot.tree_id
+    assert len(result.entries) == 1 and result.entries[0].source_hash == ctx.snapshot.tree_id
     return result
 
 
