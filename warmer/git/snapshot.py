@@ -7,7 +7,6 @@ valid wherever that content appears, in any commit, branch or repository.
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,10 +112,6 @@ class Snapshot:
 
     def read(self, blob_id: str) -> bytes:
         return self.repo.object_store[blob_id.encode()].as_raw_string()
-
-    def iter_read(self, entries: list[FileEntry]) -> Iterator[tuple[FileEntry, bytes]]:
-        for entry in entries:
-            yield entry, self.read(entry.blob_id)
 
     def close(self) -> None:
         if self._repo is not None and not self._shared:
