@@ -9,7 +9,7 @@ Then, per round, one file gets a new function and is committed; the clock runs
 from `record` (the commit trigger: fetch, debounce window closed at once) through
 planning (tree diff, artifact selection) and running every planned job with the
 in-process runner, to the moment the new entries are served. The Celery hop is
-left out (it adds one message, measured in ledger_throughput.py). The tree diff
+left out (one message per job; see ledger_throughput.py for that cost). The tree diff
 alone is compared with `git diff-tree -r` on the same trees.
 """
 
