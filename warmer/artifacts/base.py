@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from warmer.git.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from warmer.ledger.db import Database
 
 
 class JobLost(Exception):
@@ -49,6 +52,9 @@ class GenerationContext:
     extracts: ExtractCache
     # Call between units of work: raises JobLost (the job was taken away) or JobTimedOut.
     checkpoint: Callable[[], None]
+    # The ledger, for generators whose inputs live beside the commit (embedding vectors by chunk hash,
+    # ingested test failures). None in tests that exercise the pure per-file half.
+    ledger: Database | None = None
 
     @property
     def commit(self) -> str:

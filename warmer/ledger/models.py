@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -311,3 +312,53 @@ class WebhookDelivery(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(Text)
     commit_trigger_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class EmbeddingVector(Base):
+    """One chunk's vector under one model, keyed by the chunk's content hash: shared by every file,
+    commit, branch and repository that holds the same text, so it is embedded once."""
+
+    __tablename__ = "embedding_vectors"
+
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    chunk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, `dim` values
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class JunitReport(Base):
+    """Every JUnit XML report ingested; the same file twice (same sha256) is counted once."""
+
+    __tablename__ = "junit_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20))  # cli | http
+    commit: Mapped[str | None] = mapped_column(String(64))
+    tests: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)  # failed + errored test cases
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+    __table_args__ = (UniqueConstraint("repo_id", "sha256", name="ux_junit_reports_file"),)
+
+
+class FailureFingerprint(Base):
+    """A normalized failure signature of a repository: how often it was seen, first and last."""
+
+    __tablename__ = "failure_fingerprints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    exception_type: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)  # normalized
+    frames: Mapped[list[str]] = mapped_column(Json)  # normalized top frames
+    test_name: Mapped[str] = mapped_column(Text)  # the last test that failed this way
+    sample: Mapped[str] = mapped_column(Text)  # the last raw message, truncated
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+    __table_args__ = (UniqueConstraint("repo_id", "fingerprint", name="ux_failure_fingerprints"),)

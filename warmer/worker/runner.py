@@ -144,6 +144,7 @@ class JobRunner:
                 params=claim.params,
                 extracts=DbExtractCache(self.db, generator.artifact_type, generator.version),
                 checkpoint=checkpoint,
+                ledger=self.db,
             )
             result = generator.generate(ctx)
         finally:
