@@ -57,6 +57,6 @@ def cli() -> None:
 
 
 def main() -> None:
-    from warmer.cli import commits, db, jobs, repos, symbols, warm, webhooks  # noqa: F401 - registers commands
+    from warmer.cli import commits, db, jobs, repos, serve, symbols, warm, webhooks  # noqa: F401 - registers commands
 
     cli(prog_name="warmer")

@@ -1,0 +1,156 @@
+"""The agents' HTTP API over a real server socket: hits, recorded misses, validation, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from warmer.cache.http_api import make_app
+from warmer.ledger.db import Database
+from warmer.ledger.models import CacheLookup
+from warmer.settings import Settings, load_settings
+from warmer.triggers.connect import connect
+from warmer.worker.inline import run_jobs
+
+
+class Server:
+    """The API app on an ephemeral port, in its own thread and event loop."""
+
+    def __init__(self, db: Database, settings: Settings, token: str | None = None) -> None:
+        self.ready = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+        self.thread = threading.Thread(target=self._run, args=(db, settings, token), daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    def _run(self, db: Database, settings: Settings, token: str | None) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            server = make_app(db, settings, token).listen(0, "127.0.0.1")
+            self.port = next(iter(server._sockets.values())).getsockname()[1]
+            self.stopped = asyncio.Event()
+            self.ready.set()
+            await self.stopped.wait()
+            server.stop()
+
+        asyncio.run(main())
+
+    def stop(self) -> None:
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self.stopped.set)
+        self.thread.join(10)
+
+    def call(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=body, method=method, headers=headers or {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def warmed(ledger: Database, small_repo: Path, tmp_path: Path) -> tuple[Database, Settings]:
+    config = tmp_path / "engineering_cache.yaml"
+    config.write_text(
+        "engineering_cache:\n  warmers:\n    on_connect:\n      artifacts: [symbol_index, file_summary]\n"
+    )
+    settings = load_settings(
+        {"WARMER_CONFIG": str(config), "WARMER_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": ledger.url}
+    )
+    done = connect(ledger, settings, str(small_repo), name="small")
+    assert done.planned is not None
+    run_jobs(ledger, settings, [job.job_id for job in done.planned.jobs], "test-worker")
+    return ledger, settings
+
+
+@pytest.fixture
+def api(warmed: tuple[Database, Settings]) -> Iterator[Server]:
+    server = Server(*warmed)
+    yield server
+    server.stop()
+
+
+def test_an_entry_is_a_hit_and_a_missing_one_a_recorded_404(
+    api: Server, warmed: tuple[Database, Settings]
+) -> None:
+    status, body = api.call("/v1/repos/small/artifacts/file_summary?path=app/main.py&task_type=review")
+    assert status == 200 and body["hit"] is True
+    assert body["payload"]["path"] == "app/main.py" and body["payload"]["main_symbols"][0]["name"] == "main"
+
+    status, body = api.call("/v1/repos/small/artifacts/test_map?task_type=review")
+    assert status == 404 and body["hit"] is False and "error" not in body
+
+    db, _ = warmed
+    with db.session() as session:
+        recorded = session.execute(select(CacheLookup.artifact_type, CacheLookup.hit)).all()
+    assert sorted(recorded) == [("file_summary", True), ("test_map", False)]
+
+
+def test_symbols_exact_prefix_and_fuzzy(api: Server) -> None:
+    status, body = api.call("/v1/repos/small/symbols?q=main&match=exact")
+    assert status == 200
+    assert [(m["name"], m["file"], m["start_line"]) for m in body["matches"]] == [("main", "app/main.py", 1)]
+    status, body = api.call("/v1/repos/small/symbols?q=tst_mn")
+    assert status == 200 and body["matches"][0]["name"] == "test_main"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/v1/repos/small/artifacts/file_summary?path=../etc/passwd&task_type=x", "invalid path"),
+        ("/v1/repos/small/artifacts/file_summary?path=/etc/passwd&task_type=x", "invalid path"),
+        ("/v1/repos/small/artifacts/file_summary", "'task_type' is required"),
+        ("/v1/repos/small/artifacts/no_such_type?task_type=x", "unknown artifact type"),
+        ("/v1/repos/small/symbols", "'q' is required"),
+        ("/v1/repos/small/symbols?q=" + "a" * 201, "1-200 printable characters"),
+        ("/v1/repos/small/symbols?q=main&limit=0", "limit must be between 1 and 1000"),
+        ("/v1/repos/small/symbols?q=main&limit=ten", "limit must be an integer"),
+        ("/v1/repos/small/symbols?q=main&match=regex", "match must be exact, prefix or fuzzy"),
+        ("/v1/repos/small/search?q=parse%20arguments&k=1000", "k must be between 1 and 100"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_problem_and_records_nothing(
+    api: Server, warmed: tuple[Database, Settings], path: str, message: str
+) -> None:
+    status, body = api.call(path)
+    assert status == 400 and message in body["error"]
+    with warmed[0].session() as session:
+        assert session.execute(select(CacheLookup.id)).all() == []
+
+
+def test_unknown_repository_and_unknown_endpoint_are_404s_with_an_error(api: Server) -> None:
+    status, body = api.call("/v1/repos/nope/artifacts/file_summary?task_type=review")
+    assert status == 404 and "nope" in body["error"]
+    status, body = api.call("/v2/whatever")
+    assert status == 404 and "no such endpoint" in body["error"]
+
+
+def test_a_token_is_required_when_configured(warmed: tuple[Database, Settings]) -> None:
+    server = Server(*warmed, token="s3cret")
+    try:
+        path = "/v1/repos/small/symbols?q=main"
+        assert server.call(path)[0] == 401
+        assert server.call(path, headers={"Authorization": "Bearer wrong"})[0] == 401
+        assert server.call(path, headers={"Authorization": "Bearer s3cret"})[0] == 200
+    finally:
+        server.stop()
