@@ -114,7 +114,7 @@ def build(tmp_path: Path) -> tuple[Path, str, str]:
 def test_message_author_and_lines_match_git(tmp_path: Path) -> None:
     repo, base, head = build(tmp_path)
     payload = generate(repo)
-    assert payload["artifact_type"] == "recent_change_summary" and payload["generator_version"] == "1"
+    assert payload["artifact_type"] == "recent_change_summary" and payload["generator_version"] == "2"
     assert payload["commit"] == head and payload["base_commit"] == base
     assert payload["subject"] == "Rework the engine"
     assert payload["message"] == "Rework the engine\n\nAdds fresh(), drops gone().\n"
@@ -170,7 +170,8 @@ def test_symbols_added_removed_and_changed(tmp_path: Path) -> None:
 def test_affected_tests_and_manifest_changes(tmp_path: Path) -> None:
     repo, _, _ = build(tmp_path)
     payload = generate(repo)
-    assert {"test": "tests/test_core.py", "because": "pkg/core.py"} in payload["affected_tests"]
+    assert {"test": "tests/test_core.py", "because": "pkg/core.py", "evidence": ["imports", "naming"],
+            "via": []} in payload["affected_tests"]  # fmt: skip
     assert all(t["test"] != "tests/test_other.py" for t in payload["affected_tests"])
     (manifest,) = payload["manifest_changes"]
     assert manifest["manifest"] == "pyproject.toml"
@@ -227,7 +228,61 @@ def test_deleted_source_affects_its_test_and_bad_base_fails(tmp_path: Path) -> N
     commit(repo, "drop core")
     payload = generate(repo)
     assert payload["files"][0]["change"] == "deleted"
-    assert {"test": "tests/test_core.py", "because": "pkg/core.py"} in payload["affected_tests"]
+    assert {
+        "test": "tests/test_core.py",
+        "because": "pkg/core.py",
+        "evidence": ["imports", "naming"],
+        "via": [],
+    } in payload["affected_tests"]  # still imports the module the commit removed
     assert {s["name"] for s in payload["symbols"]["removed"]} == {"keep", "Engine", "run", "fresh"}
     with pytest.raises(PermanentError):
         generate(repo, {"base_commit": "0" * 40})
+
+
+def test_tests_reached_through_imports_keep_their_shortest_chain(tmp_path: Path) -> None:
+    """A test importing `app.api`, which imports `app.db.models`, is affected by a change to the models
+    although no name points at it; an unrelated test is not; JS relative imports count the same."""
+    repo = make_repo(
+        tmp_path / "layers",
+        {
+            "app/__init__.py": "",
+            "app/db/__init__.py": "",
+            "app/db/models.py": "class User:\n    name = 'a'\n",
+            "app/api.py": "from app.db.models import User\n\n\ndef get():\n    return User()\n",
+            "app/cli.py": "from . import api\n\n\ndef main():\n    return api.get()\n",
+            "app/other.py": "def unrelated():\n    return 0\n",
+            "tests/test_endpoints.py": "from app.api import get\n\n\ndef test_get():\n    assert get()\n",
+            "tests/test_commands.py": "from app import cli\n\n\ndef test_main():\n    assert cli.main()\n",
+            "tests/test_other.py": "from app.other import unrelated\n\n\ndef test_u():\n    assert not unrelated()\n",
+            "web/src/format.ts": "export const fmt = (s: string) => s.trim();\n",
+            "web/src/view.ts": "import { fmt } from './format';\nexport const view = () => fmt(' a ');\n",
+            "web/test/view.test.ts": "import { view } from '../src/view';\ntest('v', () => view());\n",
+        },
+    )
+    write(
+        repo,
+        {"app/db/models.py": "class User:\n    name = 'b'\n", "web/src/format.ts": "export const fmt = 1;\n"},
+    )
+    commit(repo, "models and format")
+    cache = CountingCache()
+    affected = {(t["test"], t["because"]): t for t in generate(repo, cache=cache)["affected_tests"]}
+    assert affected[("tests/test_endpoints.py", "app/db/models.py")]["via"] == ["app/api.py"]
+    assert affected[("tests/test_commands.py", "app/db/models.py")]["via"] == ["app/cli.py", "app/api.py"]
+    assert affected[("web/test/view.test.ts", "web/src/format.ts")] == {
+        "test": "web/test/view.test.ts", "because": "web/src/format.ts", "evidence": ["imports"],
+        "via": ["web/src/view.ts"],
+    }  # fmt: skip
+    assert not [key for key in affected if key[0] == "tests/test_other.py"]
+
+    # The import extracts are cached per blob: the next one-file commit reads only that file's imports.
+    def import_extracts() -> int:
+        return sum(1 for kinds in cache.store.values() if any(k.startswith("imports:") for k in kinds))
+
+    before = import_extracts()
+    write(repo, {"app/other.py": "def unrelated():\n    return 1\n"})
+    commit(repo, "other")
+    again = generate(repo, cache=cache)
+    assert import_extracts() == before + 1  # app/other.py's new blob, nothing else re-read
+    assert [(t["test"], t["evidence"]) for t in again["affected_tests"]] == [
+        ("tests/test_other.py", ["imports", "naming"])
+    ]

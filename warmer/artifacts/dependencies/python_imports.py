@@ -60,10 +60,22 @@ class ModuleIndex:
         }
         self.by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)  # module → [(root, path)]
         self.of_path: dict[str, tuple[str, str]] = {}  # path → (root, module)
+        # PEP 420 namespace packages: `pkg/core.py` without `pkg/__init__.py` is still `pkg.core` when
+        # the repository root (or `src/`) is on sys.path. Consulted only when no regular package answers.
+        self.namespace: dict[str, str] = {}
         for path in sorted(paths):
             pure = PurePosixPath(path)
             if pure.suffix not in (".py", ".pyi"):
                 continue
+            for base in ("", "src"):
+                inside = pure.relative_to(base) if base and pure.parts[0] == base else pure
+                if (base and inside is pure) or not all(part.isidentifier() for part in inside.parent.parts):
+                    continue
+                dotted = ".".join(
+                    [*inside.parent.parts, *([] if inside.stem == "__init__" else [inside.stem])]
+                )
+                if dotted and not path.endswith(".pyi"):
+                    self.namespace.setdefault(dotted, path)
             parts = [] if pure.stem == "__init__" else [pure.stem]
             directory = pure.parent
             while str(directory) in dirs_with_init:
@@ -75,13 +87,13 @@ class ModuleIndex:
             module = ".".join(parts)
             self.of_path[path] = (root, module)
             self.by_name[module].append((root, path))
-        self.top_levels = {module.split(".")[0] for module in self.by_name}
+        self.top_levels = {module.split(".")[0] for module in [*self.by_name, *self.namespace]}
 
     def lookup(self, module: str, preferred_root: str) -> str | None:
         """The file for a module: the importer's own root first, then the repository root, then `src`."""
         candidates = self.by_name.get(module)
         if not candidates:
-            return None
+            return self.namespace.get(module)
         order = {preferred_root: 0, "": 1, "src": 2}
         # .py before .pyi: the stub describes the module but the source is what runs
         return min(candidates, key=lambda c: (order.get(c[0], 3), c[1].endswith(".pyi"), c[1]))[1]

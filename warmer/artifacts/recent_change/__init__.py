@@ -6,12 +6,15 @@ change affects, and dependency changes in manifests. The diff is against
 `params["base_commit"]` (the commit the branch was last planned from) when
 given, else the first parent, else the empty tree (a root commit).
 
-Affected tests come from file-name conventions only (test_map's `NameIndex`),
-plus changed test files themselves; import evidence is not read here.
+Affected tests come from three kinds of evidence: the changed test files
+themselves, file-name conventions (test_map's `NameIndex`), and imports: tests
+that reach a changed file through the import graph, directly or through other
+modules, with the shortest chain as proof (`impact.py`).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +23,7 @@ from dulwich.repo import Repo
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, PermanentError
 from warmer.artifacts.recent_change.changes import is_binary, line_counts, manifest_change, symbol_diff
+from warmer.artifacts.recent_change.impact import reverse_imports, tests_reached
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
 from warmer.artifacts.test_map import is_subject
 from warmer.artifacts.test_map.naming import NameIndex, test_name
@@ -82,7 +86,7 @@ class _SymbolCache:
 
 class RecentChangeSummary:
     artifact_type = "recent_change_summary"
-    version = "1"
+    version = "2"
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         repo = ctx.snapshot.repo
@@ -131,7 +135,7 @@ class RecentChangeSummary:
                 "removed_lines": sum(f["removed_lines"] or 0 for f in files),
             },
             "symbols": {side: sorted(found, key=_order) for side, found in symbols.items()},
-            "affected_tests": self._affected_tests(ctx, changes),
+            "affected_tests": self._affected_tests(ctx, changes, max_bytes),
             "manifest_changes": sorted(manifests, key=lambda m: m["manifest"]),
         }
         payload["text"] = summary_text(payload)
@@ -167,16 +171,20 @@ class RecentChangeSummary:
         after = cache.symbols(change.path, new_lang, change.new_blob, new)
         return symbol_diff(old_path, before, old, change.path, after, new)
 
-    def _affected_tests(self, ctx: GenerationContext, changes: list[PathChange]) -> list[dict[str, str]]:
-        """Tests (still present) whose file name points at a changed source, and changed test files."""
+    def _affected_tests(
+        self, ctx: GenerationContext, changes: list[PathChange], max_bytes: int
+    ) -> list[dict[str, Any]]:
+        """Tests still present that a change reaches: changed themselves, named after a changed source,
+        or importing one (transitively). One row per (test, changed file), with every kind of evidence."""
         entries, _ = ctx.snapshot.entries()
         present = [e.path for e in entries]
-        changed_sources = {p for c in changes for p in c.paths if is_subject(p)}
-        found: set[tuple[str, str]] = set()
         present_set = set(present)
+        changed_sources = {p for c in changes for p in c.paths if is_subject(p)}
+        evidence: dict[tuple[str, str], set[str]] = defaultdict(set)
+        via: dict[tuple[str, str], list[str]] = {}
         for change in changes:
             if change.kind != ChangeKind.DELETED and is_test_file(change.path):
-                found.add((change.path, change.path))
+                evidence[(change.path, change.path)].add("changed")
         if changed_sources:
             # Deleted and renamed-away sources stay in the index: their tests are affected too.
             index = NameIndex(sorted({p for p in present if is_subject(p)} | changed_sources))
@@ -186,8 +194,17 @@ class RecentChangeSummary:
                     continue
                 for source in index.subjects(path, name):
                     if source in changed_sources:
-                        found.add((path, source))
-        return [{"test": t, "because": s} for t, s in sorted(found) if t in present_set]
+                        evidence[(path, source)].add("naming")
+            ctx.checkpoint()
+            importers = reverse_imports(ctx, max_bytes, changed_sources - present_set)
+            for test, chain in tests_reached(importers, changed_sources, is_test_file).items():
+                evidence[(test, chain[-1])].add("imports")
+                via[(test, chain[-1])] = chain[1:-1]
+        return [
+            {"test": test, "because": source, "evidence": sorted(kinds), "via": via.get((test, source), [])}
+            for (test, source), kinds in sorted(evidence.items())
+            if test in present_set
+        ]
 
 
 def summary_text(payload: dict[str, Any]) -> str:
