@@ -47,7 +47,7 @@ def test_click_core_is_a_library_with_its_main_classes(
     click_corpus: Path, click_result: ArtifactResult
 ) -> None:
     core = by_path(click_result)["click/core.py"]
-    assert core["artifact_type"] == "file_summary" and core["generator_version"] == "1"
+    assert core["artifact_type"] == "file_summary" and core["generator_version"] == "2"
     assert core["role"] == "library" and core["language"] == "python"
     assert core["blob"] == blob_of(click_corpus, "click/core.py")
     names = [s["name"] for s in core["main_symbols"]]
@@ -267,7 +267,9 @@ def test_commit_scope_summarizes_only_scope_paths_and_deletes_missing_ones(tmp_p
     write(repo, {"c.py": "class C:\n    pass\n"})
     commit(repo, "delete b, add c")
     result = run(repo, scope=["b.py", "c.py"])
-    assert [entry.path for entry in result.entries] == ["c.py"]  # no whole-repository index in a commit
+    # The commit's own files, and the index again: it must not keep listing b.py.
+    assert [entry.path for entry in result.entries] == ["c.py", ""]
+    assert result.entries[-1].payload["files"] == ["a.py", "c.py"]
     assert result.entries[0].source_hash == blob_of(repo, "c.py")
     assert result.entries[0].payload["main_symbols"] == [{"name": "C", "kind": "class", "line": 1}]
     assert result.deleted_paths == ["b.py"]
@@ -296,7 +298,7 @@ def test_binary_non_utf8_oversize_and_symlinks_are_skipped_with_reasons(tmp_path
     }
     assert index["files"] == ["ok.py"]
     scoped = run(repo, scope=["bin.py", "ok.py"], params={"max_file_bytes": 100})
-    assert [e.path for e in scoped.entries] == ["ok.py"] and scoped.deleted_paths == ["bin.py"]
+    assert [e.path for e in scoped.entries] == ["ok.py", ""] and scoped.deleted_paths == ["bin.py"]
 
 
 # --- determinism and reuse -----------------------------------------------------------------------

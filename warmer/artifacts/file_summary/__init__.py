@@ -2,8 +2,8 @@
 
 Extract (per blob, cached through `extract_files`): line count, purpose, ranked top-level symbols,
 route count and content markers (`facts.py`). Reduce (per path): the role from explicit rules and a
-1-3 sentence summary (`roles.py`). One entry per file, keyed by its blob; connect also writes a
-whole-repository index of the files it summarized and how many the `max_files` cap left out.
+1-3 sentence summary (`roles.py`). One entry per file, keyed by its blob; both modes also write the
+whole-repository index of the key files summarized and how many the `max_files` cap left out.
 
 Only the deterministic summarizer exists: the design's LLM provider is not built yet; it would
 implement `Summarizer` and fall back to `DeterministicSummarizer`.
@@ -34,7 +34,7 @@ __all__ = ["DeterministicSummarizer", "FileSummary", "Summarizer"]
 
 class FileSummary:
     artifact_type = "file_summary"
-    version = "1"
+    version = "2"
 
     def __init__(self, summarizer: Summarizer | None = None) -> None:
         self.summarizer: Summarizer = summarizer or DeterministicSummarizer()
@@ -43,23 +43,25 @@ class FileSummary:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         entries, _ = ctx.snapshot.entries()
         existing = {entry.path for entry in entries}
-        truncated = 0
+        # The key files are chosen by path alone, so both modes know them; a commit also re-checks them,
+        # which costs one cache read (their blobs are extracted already) and keeps the index exact.
+        keys = sorted((e.path for e in entries if is_key_file(e.path)), key=key_file_priority)
+        cap = int(ctx.params.get("max_files", DEFAULT_MAX_FILES))
+        key_set, truncated = set(keys[:cap]), max(0, len(keys) - cap)
         if ctx.scope is None:
-            keys = sorted((e.path for e in entries if is_key_file(e.path)), key=key_file_priority)
-            cap = int(ctx.params.get("max_files", DEFAULT_MAX_FILES))
-            chosen, truncated = set(keys[:cap]), max(0, len(keys) - cap)
-            deleted: list[str] = []
+            emit, deleted = key_set, []
         else:
-            chosen = {path for path in ctx.scope if path in existing}
+            emit = {path for path in ctx.scope if path in existing}
             deleted = sorted({path for path in ctx.scope if path not in existing})
 
         done = extract_files(
             ctx,
-            lambda path: extract_kind(path) if path in chosen else None,
+            lambda path: extract_kind(path) if path in key_set or path in emit else None,
             lambda _path, kind, data: extract_facts(kind, data, max_bytes),
             max_bytes,
         )
-        skipped = [s for s in done.skipped if ctx.scope is None or s["path"] in chosen]
+        skipped = list(done.skipped)
+        summarized: list[str] = []
         results: list[Entry] = []
         for item in sorted(done.wanted, key=lambda w: w.path):
             facts = done.payload(item)
@@ -67,22 +69,26 @@ class FileSummary:
             if reason:
                 skipped.append({"path": item.path, "reason": reason})
                 continue
-            results.append(Entry(item.path, item.blob, self._summary(item.path, item.blob, item.kind, facts)))
-        if ctx.scope is None:
-            index = {
-                "artifact_type": self.artifact_type,
-                "generator_version": self.version,
-                "repo": ctx.repo_name,
-                "commit": ctx.commit,
-                "files": [entry.path for entry in results],
-                "truncated": truncated,
-                "skipped": sorted(skipped, key=lambda s: s["path"]),
-            }
-            results.append(Entry("", ctx.snapshot.tree_id, index))
-        else:
+            if item.path in key_set:
+                summarized.append(item.path)
+            if item.path in emit:
+                results.append(
+                    Entry(item.path, item.blob, self._summary(item.path, item.blob, item.kind, facts))
+                )
+        index = {
+            "artifact_type": self.artifact_type,
+            "generator_version": self.version,
+            "repo": ctx.repo_name,
+            "commit": ctx.commit,
+            "files": summarized,
+            "truncated": truncated,
+            "skipped": sorted((s for s in skipped if s["path"] in key_set), key=lambda s: s["path"]),
+        }
+        results.append(Entry("", ctx.snapshot.tree_id, index))
+        if ctx.scope is not None:
             # A scope file that can no longer be summarized (now binary, too large, a symlink) must not
             # keep serving the summary of its old content.
-            deleted = sorted({*deleted, *(s["path"] for s in skipped)})
+            deleted = sorted({*deleted, *(s["path"] for s in skipped if s["path"] in emit)})
         return ArtifactResult(
             results, deleted_paths=deleted, calls={"extracted": done.extracted, "reused": done.reused}
         )
