@@ -5,8 +5,10 @@ route count and content markers (`facts.py`). Reduce (per path): the role from e
 1-3 sentence summary (`roles.py`). One entry per file, keyed by its blob; both modes also write the
 whole-repository index of the key files summarized and how many the `max_files` cap left out.
 
-Only the deterministic summarizer exists: the design's LLM provider is not built yet; it would
-implement `Summarizer` and fall back to `DeterministicSummarizer`.
+The summary is deterministic unless an LLM is configured (`llm.py`: any OpenAI-compatible endpoint,
+WARMER_LLM_URL/MODEL/API_KEY); then the model writes it from the same facts, the deterministic text is
+the fallback for any file the model cannot answer, and each entry says which wrote it
+(`summary_source`). The model's id is part of the generator version, so entries never mix models.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.file_summary.facts import extract_facts
+from warmer.artifacts.file_summary.llm import summarizer_from_env
 from warmer.artifacts.file_summary.roles import (
     DeterministicSummarizer,
     Summarizer,
@@ -37,7 +40,10 @@ class FileSummary:
     version = "2"
 
     def __init__(self, summarizer: Summarizer | None = None) -> None:
-        self.summarizer: Summarizer = summarizer or DeterministicSummarizer()
+        self.summarizer: Summarizer = summarizer or summarizer_from_env() or DeterministicSummarizer()
+        model = getattr(self.summarizer, "id", None)
+        if model:
+            self.version = f"{type(self).version}+{model}"
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
@@ -107,5 +113,6 @@ class FileSummary:
             "frameworks": facts["frameworks"],
             "lines": facts["lines"],
         }
+        payload["summary_source"] = "deterministic"
         payload["summary"] = self.summarizer.summarize(payload)
         return payload
