@@ -11,6 +11,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from warmer.artifacts.base import UnknownArtifactType
+from warmer.artifacts.failures.junit import JunitError
 from warmer.cache.lookup import InvalidLookup
 from warmer.git.mirror import GitError
 from warmer.ledger.migrate import SchemaOutOfDate
@@ -28,6 +29,7 @@ USER_ERRORS = (
     TransitionRefused,
     SchemaOutOfDate,
     InvalidLookup,
+    JunitError,
 )
 
 
@@ -57,6 +59,6 @@ def cli() -> None:
 
 
 def main() -> None:
-    from warmer.cli import commits, db, jobs, repos, serve, symbols, warm, webhooks  # noqa: F401 - registers commands
+    from warmer.cli import commits, db, failures, jobs, repos, serve, symbols, warm, webhooks  # noqa: F401 - registers commands
 
     cli(prog_name="warmer")
