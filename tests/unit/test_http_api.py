@@ -154,3 +154,30 @@ def test_a_token_is_required_when_configured(warmed: tuple[Database, Settings]) 
         assert server.call(path, headers={"Authorization": "Bearer s3cret"})[0] == 200
     finally:
         server.stop()
+
+
+REPORT = b"""<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="0.05">
+<testcase classname="tests.test_main" name="test_main" time="0.001"/>
+<testcase classname="tests.test_main" name="test_port" time="0.002">
+<failure message="AssertionError: assert 8081 == 8080">def test_port():
+&gt;       assert port() == 8080
+E       AssertionError: assert 8081 == 8080
+
+tests/test_main.py:9: AssertionError</failure></testcase></testsuite></testsuites>
+"""
+
+
+def test_junit_reports_are_ingested_once_and_bad_ones_refused(api: Server) -> None:
+    status, body = api.call("/v1/repos/small/junit", method="POST", body=REPORT)
+    assert status == 201 and body["duplicate"] is False and body["failures"] == 1
+    status, body = api.call("/v1/repos/small/junit", method="POST", body=REPORT)
+    assert status == 200 and body["duplicate"] is True
+    status, body = api.call("/v1/repos/small/junit", method="POST", body=b"<testsuite><testcase>")
+    assert status == 400 and body["error"]
+    status, body = api.call("/v1/repos/small/junit", method="POST", body=b"")
+    assert status == 400 and "JUnit XML" in body["error"]
+    status, body = api.call("/v1/repos/nope/junit", method="POST", body=REPORT)
+    assert status == 404 and "nope" in body["error"]
+    status, body = api.call("/v1/repos/small/junit?commit=not-a-sha", method="POST", body=REPORT + b" ")
+    assert status == 400 and "commit" in body["error"]
