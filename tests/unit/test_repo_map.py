@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 
 from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, write
-from warmer.artifacts.repo_map import CHARS_PER_TOKEN, RepoMap
+from warmer.artifacts.base import PermanentError
+from warmer.artifacts.repo_map import CHARS_PER_TOKEN, RepoMap, rank
+from warmer.artifacts.repo_map.extract import MAX_DEFINITIONS, MAX_REFERENCES
 from warmer.cache.extracts import DbExtractCache
 from warmer.ledger.db import Database
 
@@ -124,3 +127,261 @@ def test_extracts_persist_in_the_ledger(small_repo: Path, sqlite_db: Database, b
     again = DbExtractCache(sqlite_db, "repo_map", RepoMap.version)
     assert len(again.get_many([f["blob"] for f in first["files"]])) == 4
     assert generate(small_repo, again) == first
+
+
+# Key files: the definition→reference graph and its personalized PageRank.
+
+
+def ranked(payload: dict[str, Any]) -> list[str]:
+    return [k["path"] for k in payload["key_files"]]
+
+
+def rank_of(payload: dict[str, Any], path: str) -> float:
+    return next(k["rank"] for k in payload["key_files"] if k["path"] == path)
+
+
+def top_names(payload: dict[str, Any], path: str) -> list[str]:
+    return [d["name"] for d in next(k for k in payload["key_files"] if k["path"] == path)["top_definitions"]]
+
+
+def test_key_files_of_a_real_package(click_corpus: Path) -> None:
+    payload = generate(click_corpus)
+    python_files = [f["path"] for f in payload["files"] if f["path"].endswith(".py")]
+    method = payload["rank_method"]
+    assert method["nodes"] == len(python_files) and method["converged"] and method["damping"] == 0.85
+    assert 0 < method["edges"] <= len(python_files) * (len(python_files) - 1)
+    # core.py, where Context, Command and Group live, is among the most central files...
+    assert "click/core.py" in ranked(payload)[:3]
+    core = top_names(payload, "click/core.py")
+    assert {"Context", "Command"} <= set(core) and "Context" in core[:3]
+    # ...exceptions.py's top definitions are the exception classes others raise.
+    assert {"ClickException", "BadParameter", "UsageError"} <= set(top_names(payload, "click/exceptions.py"))
+    ranks = [k["rank"] for k in payload["key_files"]]
+    assert ranks == sorted(ranks, reverse=True) and abs(sum(ranks) - 1) < 1e-3
+    assert {k["reason"] for k in payload["key_files"]} == {"graph rank"}  # click ships no README
+    # Every top definition's line is where the real source defines that name.
+    source = Path(click.__file__).parent
+    for key in payload["key_files"]:
+        lines = (source / key["path"].removeprefix("click/")).read_text().splitlines()
+        for definition in key["top_definitions"]:
+            assert definition["name"] in lines[definition["line"] - 1], (key["path"], definition)
+
+
+def test_a_file_nobody_references_ranks_below_one_referenced_everywhere(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "everywhere",
+        {
+            "lib/money.py": "def total(items):\n    return sum(items)\n\n\ndef unused():\n    pass\n",
+            "orders.py": "from lib.money import total\n\n\ndef order_total(o):\n    return total(o)\n",
+            "invoices.py": "from lib.money import total\n\nGRAND = total([1, 2])\n",
+            "report.py": "from lib.money import total\n\n\ndef show(x):\n    print(total(x))\n",
+            "lonely.py": "def hermit():\n    return 42\n",
+        },
+    )
+    payload = generate(repo)
+    assert ranked(payload)[0] == "lib/money.py"
+    assert rank_of(payload, "lib/money.py") > rank_of(payload, "lonely.py")
+    assert top_names(payload, "lib/money.py") == ["total"]  # `unused` is referenced by no other file
+    assert top_names(payload, "lonely.py") == []
+    text = payload["rendering"]["text"]
+    assert "lib/money.py:\n│def total(items)" in text and "hermit" not in text
+
+
+def test_comments_strings_and_a_files_own_definitions_are_not_references(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "quiet",
+        {
+            "a.py": "def target():\n    return target\n",  # its own use: no edge to itself
+            "b.py": '# target target target\nNOTE = "call target() first"\n\n\ndef b():\n    """target"""\n',
+        },
+    )
+    payload = generate(repo)
+    assert payload["rank_method"]["edges"] == 0
+    assert top_names(payload, "a.py") == []
+
+
+@pytest.mark.parametrize(
+    ("weight", "loser", "winner", "files"),
+    [
+        # `_hide` is referenced 9 times and `show` 4 (sqrt: 3 against 2), but private names count x0.1.
+        (
+            "PRIVATE_WEIGHT",
+            "hidden.py",
+            "shown.py",
+            {
+                "hidden.py": "def _hide():\n    pass\n",
+                "shown.py": "def show():\n    pass\n",
+                "user.py": "from hidden import _hide\nfrom shown import show\n"
+                + "_hide()\n" * 8
+                + "show()\n" * 3,
+            },
+        ),
+        # `run` is defined in six files, so a reference to it says little about any one of them.
+        (
+            "MANY_DEFINERS_WEIGHT",
+            "m1.py",
+            "core.py",
+            {
+                **{f"m{i}.py": "def run():\n    pass\n" for i in range(1, 7)},
+                "core.py": "def go():\n    pass\n",
+                "user.py": "run()\n" * 9 + "go()\n" * 4,
+            },
+        ),
+    ],
+)
+def test_aiders_multipliers_change_the_outcome(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    weight: str,
+    loser: str,
+    winner: str,
+    files: dict[str, str],
+) -> None:
+    repo = make_repo(tmp_path / "weights", files)
+    payload = generate(repo)
+    assert rank_of(payload, winner) > rank_of(payload, loser)
+    monkeypatch.setattr(rank, weight, 1.0)  # without the multiplier, raw counts decide the other way
+    payload = generate(repo)
+    assert rank_of(payload, loser) > rank_of(payload, winner)
+
+
+def test_long_specific_names_outweigh_short_ones(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "long",
+        {
+            "short.py": "def go():\n    pass\n",
+            "specific.py": "def parse_config_file():\n    pass\n",
+            "user.py": "go()\n" * 25 + "parse_config_file()\n",  # sqrt 5 x1 against sqrt 1 x10
+        },
+    )
+    payload = generate(repo)
+    assert rank_of(payload, "specific.py") > rank_of(payload, "short.py")
+
+
+def test_important_files_come_first_and_lead_the_rank(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "project",
+        {
+            "README.md": "# project\n\nStart with `launch_rocket()`.\n",
+            "pyproject.toml": '[project]\nname = "project"\n[project.scripts]\nproject = "pkg.cli:main"\n',
+            "poetry.lock": "# lock files are manifests, yet nothing to read first\n",
+            "pkg/__init__.py": "",
+            "pkg/cli.py": "def main():\n    pass\n",
+            "pkg/rocket.py": "def launch_rocket():\n    pass\n",
+            "pkg/boat.py": "def launch_boats():\n    pass\n",
+        },
+    )
+    payload = generate(repo)
+    keys = payload["key_files"]
+    assert [(k["path"], k["reason"]) for k in keys[:3]] == [
+        ("README.md", "important file"),
+        ("pyproject.toml", "important file"),
+        ("pkg/cli.py", "important file"),
+    ]
+    assert all(k["reason"] == "graph rank" for k in keys[3:])
+    assert "poetry.lock" not in ranked(payload)
+    # The README names launch_rocket and the manifest's entry point names main: rank flows to them.
+    assert rank_of(payload, "pkg/rocket.py") > rank_of(payload, "pkg/boat.py")
+    assert top_names(payload, "pkg/cli.py") == ["main"]
+    assert payload["rank_method"]["personalization"] == {"important": 3, "focus": 0}
+    text = payload["rendering"]["text"]
+    assert text.index("important files:\nREADME.md:\npyproject.toml:\npkg/cli.py:\n│def main()") < text.index(
+        "ranked files:\npkg/rocket.py:\n│def launch_rocket()"
+    )
+
+
+def test_other_languages_are_ranked_too(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "web",
+        {
+            "src/widget.ts": "export class Widget {\n  render(): string { return 'w'; }\n}\n",
+            "src/app.ts": "import { Widget } from './widget';\nconst w = new Widget();\nw.render();\n",
+            "src/page.ts": "import { Widget } from './widget';\nexport const page = new Widget();\n",
+            "server/main.go": "package main\n\nfunc Serve() {}\n\nfunc main() { Serve() }\n",
+            "server/handler.go": "package main\n\nfunc Handle() { Serve(); Serve() }\n",
+        },
+    )
+    payload = generate(repo)
+    assert top_names(payload, "src/widget.ts") == ["Widget", "render"]
+    assert top_names(payload, "server/main.go") == ["Serve"]
+    assert rank_of(payload, "src/widget.ts") > rank_of(payload, "src/app.ts")
+
+
+def test_rendering_fits_every_budget_and_grows_with_it(click_corpus: Path) -> None:
+    budgets = [0, 5, 20, 60, 200, 600, 2000, 6000, 20_000, 100_000]
+    cache = CountingCache()  # the extracts once; each budget is only a reduce
+    renderings = [generate(click_corpus, cache, params={"token_budget": b})["rendering"] for b in budgets]
+    for budget, rendering in zip(budgets, renderings, strict=True):
+        assert rendering["token_budget"] == budget
+        assert len(rendering["text"]) <= budget * CHARS_PER_TOKEN
+        assert rendering["estimated_tokens"] <= budget
+    for smaller, larger in itertools.pairwise(renderings):
+        assert len(smaller["text"]) <= len(larger["text"])
+        assert smaller["definitions_shown"] <= larger["definitions_shown"]
+        assert smaller["files_shown"] <= larger["files_shown"]
+    assert renderings[0]["definitions_shown"] == 0 and renderings[-1]["definitions_shown"] > 100
+    # Ranked definitions first; the directory tree only once they all fit.
+    assert "tree:" not in renderings[5]["text"] and "\ntree:\n" in renderings[-1]["text"]
+    payload = generate(click_corpus, cache)
+    assert renderings[-1]["files_shown"] == len(payload["files"])
+    lines = renderings[5]["text"].splitlines()
+    assert lines[1] == "ranked files:" and lines[2] == f"{payload['key_files'][0]['path']}:"
+    assert all(line.endswith(".py:") or line.startswith("│") for line in lines[2:])
+
+
+def test_focus_moves_a_file_and_its_neighbours_up(click_corpus: Path) -> None:
+    before = generate(click_corpus)
+    after = generate(click_corpus, params={"focus": ["click/parser.py", "not/in/the/tree.py"]})
+    assert ranked(after).index("click/parser.py") < ranked(before).index("click/parser.py")
+    assert rank_of(after, "click/parser.py") > rank_of(before, "click/parser.py")
+    # parser.py raises click's exceptions: the file it references gains rank as well.
+    assert rank_of(after, "click/exceptions.py") > rank_of(before, "click/exceptions.py")
+    assert after["rank_method"]["personalization"]["focus"] == 1
+
+
+def test_a_repository_without_code_still_gets_its_tree(tmp_path: Path) -> None:
+    payload = generate(
+        make_repo(tmp_path / "docs", {"notes.txt": "plain words\n", "docs/guide.txt": "more\n"})
+    )
+    assert payload["key_files"] == [] and payload["rank_method"]["nodes"] == 0
+    assert payload["rendering"]["definitions_shown"] == 0 and "notes.txt" in payload["rendering"]["text"]
+
+
+def test_focus_must_be_a_list_of_paths(small_repo: Path) -> None:
+    with pytest.raises(PermanentError):
+        generate(small_repo, params={"focus": "app/main.py"})
+
+
+def test_a_one_file_commit_reads_only_that_blob_and_the_rank_follows(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "grow",
+        {
+            "alpha.py": "def alpha():\n    pass\n",
+            "beta.py": "def beta():\n    pass\n",
+            "user.py": "from alpha import alpha\nfrom beta import beta\n\nalpha()\nbeta()\nbeta()\nbeta()\n",
+        },
+    )
+    cache = CountingCache()
+    before = generate(repo, cache)
+    assert cache.computed == 3
+    assert rank_of(before, "beta.py") > rank_of(before, "alpha.py")
+    write(repo, {"caller.py": "from alpha import alpha\n\n" + "alpha()\n" * 30})
+    commit(repo, "call alpha a lot")
+    ctx = generation_context(repo, cache=cache)
+    result = RepoMap().generate(ctx)
+    after = result.entries[0].payload
+    assert cache.computed == 4 and result.calls == {"extracted": 1, "reused": 3}
+    assert rank_of(after, "alpha.py") > rank_of(before, "alpha.py")
+    assert rank_of(after, "alpha.py") > rank_of(after, "beta.py")
+
+
+def test_what_one_file_stores_is_capped(tmp_path: Path) -> None:
+    generated = "".join(f"def f{i}():\n    return g{i} + h{i}\n" for i in range(3000))
+    repo = make_repo(tmp_path / "generated", {"gen.py": generated, "use.py": "f1()\nf2()\n"})
+    cache = CountingCache()
+    payload = generate(repo, cache)
+    blob = git(repo, "rev-parse", "HEAD:gen.py").strip()
+    stored = cache.store[blob]["tags"]["python"]
+    assert len(stored["definitions"]) == MAX_DEFINITIONS and stored["distinct_definitions"] == 3000
+    assert len(stored["references"]) == MAX_REFERENCES and stored["distinct_references"] == 6000
+    assert top_names(payload, "gen.py") == ["f1", "f2"]
