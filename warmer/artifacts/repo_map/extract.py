@@ -20,7 +20,7 @@ from collections import Counter
 from functools import cache
 from typing import Any
 
-from tree_sitter import Language, Parser, Query, QueryCursor
+from tree_sitter import Language, Node, Parser, Query, QueryCursor
 from tree_sitter_language_pack import get_language
 
 from warmer.artifacts.symbols.extract import extract_symbols, skip_reason
@@ -102,12 +102,14 @@ def _parser(grammar: str) -> Parser:
     return by_grammar[grammar]
 
 
-def _code_only(grammar: str, data: bytes) -> bytes:
-    """The content with comments and strings blanked out, so their words are not references."""
+def _code_only(grammar: str, data: bytes, root: Node | None = None) -> bytes:
+    """The content with comments and strings blanked out, so their words are not references.
+    `root` is the tree symbol extraction already parsed, when there is one."""
     query = _not_code_query(grammar)[1]
     if query is None:
         return data
-    root = _parser(grammar).parse(data).root_node
+    if root is None:
+        root = _parser(grammar).parse(data).root_node
     blanked = bytearray(data)
     for node in QueryCursor(query).captures(root).get("x", []):
         blanked[node.start_byte : node.end_byte] = b" " * (node.end_byte - node.start_byte)
@@ -148,7 +150,8 @@ def extract_tags(path: str, kind: str, data: bytes, max_bytes: int) -> dict[str,
         return {"size": len(data), "skipped": reason, "definitions": [], "references": {}}
     if kind == TEXT_KIND:
         return {"definitions": [], **_capped(*_identifiers(data))}
-    symbols = extract_symbols(path, kind, data, max_bytes)
+    trees: dict[str, Node] = {}
+    symbols = extract_symbols(path, kind, data, max_bytes, on_tree=trees.__setitem__)
     definitions = [
         {
             "name": s["name"],
@@ -160,7 +163,8 @@ def extract_tags(path: str, kind: str, data: bytes, max_bytes: int) -> dict[str,
         for s in symbols["symbols"][:MAX_DEFINITIONS]
     ]
     try:
-        counts, members = _identifiers(_code_only(symbols.get("grammar", kind), data))
+        grammar = symbols.get("grammar", kind)
+        counts, members = _identifiers(_code_only(grammar, data, trees.get(grammar)))
     except Exception as exc:  # a grammar bug must not sink the whole artifact
         log.warning("reference extraction failed for %s (%s): %s", path, kind, exc)
         counts, members = Counter(), Counter()

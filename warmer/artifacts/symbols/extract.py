@@ -21,6 +21,7 @@ import inspect
 import logging
 import re
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
@@ -294,18 +295,25 @@ def _first_error_line(root: Node) -> int:
     return node.start_point.row
 
 
-def extract_symbols(path: str, language: str, data: bytes, max_bytes: int = 1_000_000) -> dict[str, Any]:
+def extract_symbols(
+    path: str,
+    language: str,
+    data: bytes,
+    max_bytes: int = 1_000_000,
+    on_tree: Callable[[str, Node], None] | None = None,
+) -> dict[str, Any]:
     """Symbols of one file's content, keyed by nothing but the content and the grammar.
 
     `path` is only named in log messages: the payload is cached by blob id and
-    must hold for every path with this content and language.
+    must hold for every path with this content and language. `on_tree(grammar, root)` receives the
+    parsed tree, so a caller needing more from the same file does not parse it again.
     """
     base: dict[str, Any] = {"language": language, "size": len(data)}
     reason = skip_reason(data, max_bytes)
     if reason is not None:
         return {**base, "symbols": [], "skipped": reason}
     try:
-        return {**base, **_extract(language, data)}
+        return {**base, **_extract(language, data, on_tree)}
     except Exception as exc:  # a grammar bug must not sink the whole artifact
         log.warning("symbol extraction failed for %s (%s): %s", path, language, exc)
         return {**base, "symbols": [], "error": f"extraction failed: {type(exc).__name__}: {exc}"}
@@ -321,8 +329,12 @@ def _parse(language: str, data: bytes) -> tuple[str, Node]:
     return language, _parser(language).parse(data).root_node
 
 
-def _extract(language: str, data: bytes) -> dict[str, Any]:
+def _extract(
+    language: str, data: bytes, on_tree: Callable[[str, Node], None] | None = None
+) -> dict[str, Any]:
     grammar, root = _parse(language, data)
+    if on_tree is not None:
+        on_tree(grammar, root)
     query = _compiled(grammar)[1]
     found: dict[tuple[int, int], tuple[Node, Node | None, str]] = {}
     for _pattern, captures in QueryCursor(query).matches(root):
