@@ -21,6 +21,7 @@ from typing import Any
 
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "options", "head", "trace")
 _DJANGO_CALLS = frozenset({"path", "re_path", "url"})
+_FRAMEWORKS = ("fastapi", "flask", "django")
 
 
 def _imports(tree: ast.Module) -> set[str]:
@@ -197,9 +198,13 @@ def _qualified_names(tree: ast.Module) -> dict[int, str]:
 
 
 def python_routes(text: str) -> list[dict[str, Any]]:
-    """Every route of one Python source; raises SyntaxError when it does not parse."""
+    """Every route of one Python source; raises SyntaxError when a file naming a framework does not parse."""
+    if not any(framework in text for framework in _FRAMEWORKS):
+        return []  # most files cannot import a web framework: no parse, no tree walks
     tree = ast.parse(text)
     imported = _imports(tree)
+    if not imported & set(_FRAMEWORKS):
+        return []
     routes: list[dict[str, Any]] = []
     handlers = _qualified_names(tree)
     prefixes = _prefixes(tree)

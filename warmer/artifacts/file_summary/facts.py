@@ -11,7 +11,10 @@ decided later in the reduce.
 from __future__ import annotations
 
 import ast
+import inspect
+import io
 import re
+import tokenize
 from typing import Any
 
 from warmer.artifacts.api_inventory import extract_api
@@ -64,10 +67,21 @@ def first_sentence(text: str) -> str | None:
 
 
 def _python_docstring(text: str) -> str | None:
+    """The module docstring's first sentence, read from the first tokens only: parsing a whole module
+    for its first statement cost more than everything else file_summary does with it."""
     try:
-        doc = ast.get_docstring(ast.parse(text))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENCODING):
+                continue
+            if token.type != tokenize.STRING:
+                return None
+            value = ast.literal_eval(token.string)
+            break
+        else:
+            return None
+    except (SyntaxError, ValueError, tokenize.TokenError, RecursionError, MemoryError):
         return None
+    doc = inspect.cleandoc(value) if isinstance(value, str) else None
     return first_sentence(doc.split("\n\n", 1)[0]) if doc else None
 
 
