@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -31,6 +32,19 @@ NAMESPACE_TOPS = {"google"}  # report `google.protobuf`, not `google`: the distr
 STDLIB = frozenset(sys.stdlib_module_names)
 
 
+def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Every statement at any depth (function and class bodies, if/try/with/loop/match blocks), without
+    visiting expressions: an import is a statement, and expressions are most of a module's nodes."""
+    pending: list[ast.stmt] = list(reversed(tree.body))
+    while pending:
+        node = pending.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field, None)
+            if block:
+                pending.extend(reversed(block))
+
+
 def extract_python_imports(text: str) -> dict[str, Any]:
     """Every import statement in the file, including those inside functions and `try` blocks."""
     try:
@@ -38,7 +52,7 @@ def extract_python_imports(text: str) -> dict[str, Any]:
     except SyntaxError as exc:
         return {"imports": [], "error": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
     imports: list[dict[str, Any]] = []
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 imports.append({"module": alias.name, "level": 0, "names": [], "line": node.lineno})
