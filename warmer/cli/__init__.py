@@ -59,6 +59,6 @@ def cli() -> None:
 
 
 def main() -> None:
-    from warmer.cli import commits, db, failures, jobs, repos, serve, symbols, warm, webhooks  # noqa: F401 - registers commands
+    from warmer.cli import commits, console, db, failures, jobs, repos, serve, symbols, warm, webhooks  # noqa: F401 - registers commands
 
     cli(prog_name="warmer")

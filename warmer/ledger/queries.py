@@ -6,10 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from warmer.ledger.models import CacheLookup, Job, JobEvent, JobStatus, Repository, Trigger, WarmerInstance
+from warmer.ledger.models import (
+    BranchState,
+    CacheLookup,
+    CacheRef,
+    Job,
+    JobEvent,
+    JobStatus,
+    Repository,
+    Trigger,
+    WarmerInstance,
+)
 
 JOB_FIELDS = (
     "id", "repo", "branch", "commit", "artifact_type", "scope", "trigger", "priority", "status",
@@ -236,3 +246,98 @@ def miss_conversions(session: Session, since: datetime) -> dict[str, Any]:
         "conversion_rate": round(converted / len(patterns), 3) if patterns else None,
         "patterns": patterns,
     }
+
+
+def jobs_in_progress(session: Session, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    """Claimed and running jobs, oldest claim first, each with the seconds since its claim."""
+    rows = session.execute(
+        select(Job, Repository.name)
+        .join(Repository, Repository.id == Job.repo_id)
+        .where(Job.status.in_([JobStatus.CLAIMED, JobStatus.RUNNING]))
+        .order_by(Job.claimed_at, Job.id)
+        .limit(limit)
+    ).all()
+    out = []
+    for job, name in rows:
+        data = job_json(job, name)
+        since = job.claimed_at or job.queued_at
+        data["elapsed_seconds"] = round(max((now - since).total_seconds(), 0.0), 3)
+        out.append(data)
+    return out
+
+
+def repository_views(session: Session, artifact_types: list[str]) -> list[dict[str, Any]]:
+    """Each repository with its tracked branch, baseline and last warmed commits, and its cache
+    coverage per artifact type. Coverage is "current" when the branch serves an entry built at the
+    baseline commit, "behind" when it serves an older one, "warming" when a job for it is active
+    and nothing is served yet, "missing" otherwise. Sources come back as stored (they may hold
+    credentials: redact before showing); webhook secrets are never read."""
+    repos = list(session.execute(select(Repository).order_by(Repository.name)).scalars())
+    baselines = {
+        (row.repo_id, row.branch): row
+        for row in session.execute(select(BranchState)).scalars()
+    }  # fmt: skip
+    refs: dict[tuple[int, str, str], Any] = {}
+    at_baseline = case((CacheRef.commit == BranchState.commit, 1), else_=0)
+    for row in session.execute(
+        select(
+            CacheRef.repo_id, CacheRef.branch, CacheRef.artifact_type,
+            func.count().label("entries"), func.max(CacheRef.updated_at).label("updated_at"),
+            func.max(case((CacheRef.path == "", CacheRef.commit))).label("whole_commit"),
+            func.max(CacheRef.commit).label("any_commit"),
+            func.sum(at_baseline).label("at_baseline"),
+        )
+        .outerjoin(
+            BranchState, (BranchState.repo_id == CacheRef.repo_id) & (BranchState.branch == CacheRef.branch)
+        )
+        .group_by(CacheRef.repo_id, CacheRef.branch, CacheRef.artifact_type)
+    ).all():  # fmt: skip
+        refs[(row.repo_id, row.branch, row.artifact_type)] = row
+    active = {
+        (row.repo_id, row.artifact_type)
+        for row in session.execute(
+            select(Job.repo_id, Job.artifact_type).where(Job.status.in_(JobStatus.active())).distinct()
+        ).all()
+    }
+    last_done = {
+        row.repo_id: row
+        for row in session.execute(
+            select(Job.repo_id, Job.commit, Job.finished_at, Job.branch)
+            .where(Job.status == JobStatus.COMPLETED)
+            .order_by(Job.finished_at)
+        ).all()
+    }  # later rows overwrite earlier ones: the newest completion wins
+    out = []
+    for repo in repos:
+        baseline = baselines.get((repo.id, repo.branch))
+        coverage = []
+        served = [key[2] for key in refs if key[:2] == (repo.id, repo.branch)]
+        for artifact in dict.fromkeys([*artifact_types, *served]):
+            ref = refs.get((repo.id, repo.branch, artifact))
+            commit = (ref.whole_commit or ref.any_commit) if ref is not None else None
+            if ref is not None and ref.at_baseline:
+                commit = baseline.commit if baseline is not None else commit
+                state = "current"
+            elif ref is not None:
+                state = "behind"
+            elif (repo.id, artifact) in active:
+                state = "warming"
+            else:
+                state = "missing"
+            coverage.append({
+                "artifact_type": artifact, "state": state, "entries": ref.entries if ref is not None else 0,
+                "commit": commit, "updated_at": _iso(ref.updated_at) if ref is not None else None,
+                "warming": (repo.id, artifact) in active,
+            })  # fmt: skip
+        done = last_done.get(repo.id)
+        covered = sum(1 for c in coverage if c["state"] in ("current", "behind"))
+        out.append({
+            "name": repo.name, "source": repo.source, "branch": repo.branch, "connected": repo.connected,
+            "connected_at": _iso(repo.connected_at), "disconnected_at": _iso(repo.disconnected_at),
+            "baseline_commit": baseline.commit if baseline is not None else None,
+            "last_warmed_commit": done.commit if done is not None else None,
+            "last_warmed_at": _iso(done.finished_at) if done is not None else None,
+            "coverage": coverage,
+            "coverage_ratio": round(covered / len(coverage), 3) if coverage else None,
+        })  # fmt: skip
+    return out
