@@ -14,7 +14,7 @@ from celery import Celery
 from flower.app import Flower, rewrite_handler
 from tornado.web import StaticFileHandler, url
 
-from warmer.console import api, pages
+from warmer.console import api, metrics, pages
 from warmer.console.context import ConsoleContext
 from warmer.ledger.db import Database
 from warmer.settings import Settings
@@ -65,6 +65,7 @@ def make_app(
     what `flower.command` passes (cookie_secret, xsrf_cookies, login_url, static paths, oauth)."""
     app = Flower(capp=capp, options=options, **tornado_settings)
     app.warmer = ConsoleContext(db=db, settings=settings, capp=capp)  # type: ignore[attr-defined]
+    metrics.register(app.warmer)  # type: ignore[attr-defined]  # on Flower's own /metrics
     rules = routes()
     prefix = app.options.url_prefix
     if prefix:
