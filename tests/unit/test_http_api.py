@@ -181,3 +181,38 @@ def test_junit_reports_are_ingested_once_and_bad_ones_refused(api: Server) -> No
     assert status == 404 and "nope" in body["error"]
     status, body = api.call("/v1/repos/small/junit?commit=not-a-sha", method="POST", body=REPORT + b" ")
     assert status == 400 and "commit" in body["error"]
+
+
+def test_semantic_search_over_the_embedding_index(ledger: Database, tmp_path: Path) -> None:
+    """The real model, end to end: connect, embed through the job path, then ask by meaning."""
+    from tests.support.gitrepo import make_repo
+
+    repo = make_repo(
+        tmp_path / "shop",
+        {
+            "shop/cart.py": 'def total_price(items):\n    """Sum of price times quantity."""\n'
+            "    return sum(i.price * i.quantity for i in items)\n",
+            "shop/mail.py": 'def send_receipt(address, body):\n    """E-mail the receipt."""\n'
+            "    smtp.send(address, body)\n",
+        },
+    )
+    config = tmp_path / "emb.yaml"
+    config.write_text("engineering_cache:\n  warmers:\n    on_connect:\n      artifacts: [embedding_index]\n")
+    settings = load_settings(
+        {"WARMER_CONFIG": str(config), "WARMER_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": ledger.url}
+    )
+    server = Server(ledger, settings)
+    try:
+        status, body = server.call("/v1/repos/shop/search?q=send%20an%20email")
+        assert status == 404 and "shop" in body["error"]  # not connected
+        done = connect(ledger, settings, str(repo), name="shop")
+        assert done.planned is not None
+        status, body = server.call("/v1/repos/shop/search?q=send%20an%20email")
+        assert status == 404 and body["hit"] is False  # connected, not warmed yet: a recorded miss
+        run_jobs(ledger, settings, [job.job_id for job in done.planned.jobs], "test-worker")
+        status, body = server.call("/v1/repos/shop/search?q=send%20an%20email%20to%20the%20customer&k=2")
+        assert status == 200 and body["matches"][0]["symbol"] == "send_receipt"
+        status, body = server.call("/v1/repos/shop/search?q=add%20up%20what%20is%20in%20the%20basket&k=1")
+        assert [(m["path"], m["start_line"]) for m in body["matches"]] == [("shop/cart.py", 1)]
+    finally:
+        server.stop()

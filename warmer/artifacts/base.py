@@ -66,7 +66,9 @@ class Entry:
     """One cache entry: `path` "" is the whole-repository artifact."""
 
     path: str
-    source_hash: str  # the git tree or blob id it was built from
+    # The git tree or blob id it was built from; a generator with other inputs (a model, ingested
+    # failures) hashes them in, so different inputs never share an entry key.
+    source_hash: str
     payload: dict[str, Any]
 
 
