@@ -79,6 +79,18 @@ class ArtifactResult:
     calls: dict[str, int] = field(default_factory=dict)  # e.g. blobs extracted vs reused
 
 
+def whole_repository_header(generator: ArtifactGenerator, ctx: GenerationContext) -> dict[str, Any]:
+    """The fields a whole-repository payload starts with: what built it, and from which commit."""
+    return {
+        "artifact_type": generator.artifact_type,
+        "generator_version": generator.version,
+        "repo": ctx.repo_name,
+        "branch": ctx.branch,
+        "commit": ctx.commit,
+        "tree": ctx.snapshot.tree_id,
+    }
+
+
 class ArtifactGenerator(Protocol):
     artifact_type: ClassVar[str]
     version: ClassVar[str]

@@ -18,7 +18,7 @@ import yaml
 from warmer.artifacts.api_inventory.code_routes import go_routes, java_routes, js_routes
 from warmer.artifacts.api_inventory.contracts import graphql_contracts, openapi_contracts, proto_contracts
 from warmer.artifacts.api_inventory.python_routes import python_routes
-from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.symbols.extract import skip_reason
 
@@ -189,12 +189,7 @@ class ApiInventory:
         contracts.sort(key=lambda c: (c["file"], c["line"], c["kind"]))
         frameworks = Counter(r["framework"] for r in routes) + Counter(c["kind"] for c in contracts)
         return {
-            "artifact_type": self.artifact_type,
-            "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "branch": ctx.branch,
-            "commit": ctx.commit,
-            "tree": ctx.snapshot.tree_id,
+            **whole_repository_header(self, ctx),
             "routes": routes,
             "contracts": contracts,
             "frameworks": dict(sorted(frameworks.items())),

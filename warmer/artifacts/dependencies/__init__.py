@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import PurePosixPath
 from typing import Any
 
-from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
 from warmer.artifacts.dependencies.js_imports import extract_js_imports, resolve_js
 from warmer.artifacts.dependencies.manifests import (
     manifest_kind,
@@ -163,12 +163,7 @@ class DependencyGraph:
         graph = self._imports(sources, dependencies, errors, all_paths, mains)
         dependencies.sort(key=lambda d: (d["ecosystem"], d["manifest"], d["group"], d["name"].lower()))
         return {
-            "artifact_type": self.artifact_type,
-            "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "branch": ctx.branch,
-            "commit": ctx.commit,
-            "tree": ctx.snapshot.tree_id,
+            **whole_repository_header(self, ctx),
             "manifests": manifests,
             "dependencies": dependencies,
             **graph,

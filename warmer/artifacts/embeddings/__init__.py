@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, PermanentError
+from warmer.artifacts.base import (
+    ArtifactResult,
+    Entry,
+    GenerationContext,
+    PermanentError,
+    whole_repository_header,
+)
 from warmer.artifacts.embeddings.chunks import Chunk, chunk_file, chunk_kind
 from warmer.artifacts.embeddings.models import (
     Embedder,
@@ -201,12 +207,7 @@ class EmbeddingIndex:
             kinds[item.kind] += 1
             chunks.extend({"path": item.path, **chunk} for chunk in extract["chunks"])
         return {
-            "artifact_type": self.artifact_type,
-            "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "branch": ctx.branch,
-            "commit": ctx.commit,
-            "tree": ctx.snapshot.tree_id,
+            **whole_repository_header(self, ctx),
             "model": model_id,
             "dim": dim,
             "kinds": dict(sorted(kinds.items())),

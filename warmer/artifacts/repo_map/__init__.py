@@ -19,7 +19,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, PermanentError
+from warmer.artifacts.base import (
+    ArtifactResult,
+    Entry,
+    GenerationContext,
+    PermanentError,
+    whole_repository_header,
+)
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.repo_map import rank
 from warmer.artifacts.repo_map.extract import TEXT_KIND, extract_blob, extract_tags
@@ -203,12 +209,7 @@ class RepoMap:
             budget,
         )
         return {
-            "artifact_type": self.artifact_type,
-            "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "branch": ctx.branch,
-            "commit": ctx.commit,
-            "tree": ctx.snapshot.tree_id,
+            **whole_repository_header(self, ctx),
             "summary": {"files": root.files, "lines": root.lines, "bytes": root.size},
             "languages": [
                 {"language": name, **totals}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
@@ -67,12 +67,7 @@ class SymbolIndex:
             symbols.extend({**symbol, "file": path} for symbol in extract["symbols"])
         symbols.sort(key=lambda s: (s["file"], s["start_line"]))  # stable: keeps each file's own order
         return {
-            "artifact_type": self.artifact_type,
-            "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "branch": ctx.branch,
-            "commit": ctx.commit,
-            "tree": ctx.snapshot.tree_id,
+            **whole_repository_header(self, ctx),
             "languages": dict(sorted(languages.items())),
             "files": files,
             "symbols": symbols,

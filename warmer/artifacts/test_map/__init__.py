@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import PurePosixPath
 from typing import Any
 
-from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
 from warmer.artifacts.dependencies import extract
 from warmer.artifacts.dependencies.js_imports import resolve_relative
 from warmer.artifacts.dependencies.python_imports import ModuleIndex, resolve_python
@@ -120,12 +120,7 @@ class TestMap:
             by_test[test].append(source)
         untested = [s for s in subjects if s not in by_source]
         return {
-            "artifact_type": self.artifact_type,
-            "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "branch": ctx.branch,
-            "commit": ctx.commit,
-            "tree": ctx.snapshot.tree_id,
+            **whole_repository_header(self, ctx),
             "links": links,
             "by_source": dict(sorted(by_source.items())),
             "by_test": {t: sorted(s) for t, s in sorted(by_test.items())},
