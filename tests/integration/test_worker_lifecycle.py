@@ -55,14 +55,17 @@ def test_connect_runs_repo_map_through_a_worker_and_get_hits(cluster: Cluster, c
     assert "7 job(s) queued" in done.stdout and "published 7 messages" in done.stdout
     with cluster.db.session() as session:
         ids = list(session.execute(select(Job.id).order_by(Job.id)).scalars())
+    # embedding_index runs the real model in a forked pool process: about a minute for click here.
     until(
         lambda: all(status_of(cluster, i) in (JobStatus.COMPLETED, JobStatus.FAILED) for i in ids),
-        60,
+        240,
         "jobs done",
     )
     with cluster.db.session() as session:
+        outcomes = dict(session.execute(select(Job.artifact_type, Job.status)).all())
         repo_map = session.execute(select(Job).where(Job.artifact_type == "repo_map")).scalar_one()
         history = [(e.from_status, e.to_status) for e in queries.events(session, repo_map.id)]
+    assert set(outcomes.values()) == {JobStatus.COMPLETED}, outcomes
     assert repo_map.status == JobStatus.COMPLETED and repo_map.trigger == Trigger.CONNECT
     assert history == [
         (None, JobStatus.QUEUED),

@@ -146,9 +146,11 @@ class LocalSentenceTransformer:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             import torch
+            import transformers
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbeddingsUnavailable() from exc
+        transformers.logging.disable_progress_bar()  # a worker's log and `warmer warm`'s bar, not tqdm's
         torch.set_num_threads(_cores())
         model = SentenceTransformer(str(self.model_dir), device="cpu")
         model.eval()
