@@ -39,6 +39,11 @@ class Extracted:
     def payload(self, item: Wanted) -> Payload:
         return self.results[(item.blob, item.kind)]
 
+    @property
+    def calls(self) -> dict[str, int]:
+        """What `ArtifactResult.calls` reports: blobs computed in this run against blobs reused."""
+        return {"extracted": self.extracted, "reused": self.reused}
+
 
 def usable(payload: Payload | None, max_bytes: int) -> bool:
     """A cached extract answers unless it was skipped as too large under a smaller cap than this one."""

@@ -160,7 +160,7 @@ class ApiInventory:
         payload = self._reduce(ctx, wanted, done.results, done.skipped, max_bytes)
         return ArtifactResult(
             [Entry("", ctx.snapshot.tree_id, payload)],
-            calls={"extracted": done.extracted, "reused": done.reused},
+            calls=done.calls,
         )
 
     def _reduce(

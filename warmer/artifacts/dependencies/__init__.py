@@ -107,7 +107,7 @@ class DependencyGraph:
         payload = self._reduce(ctx, wanted, by_blob, done.skipped, done.all_paths)
         return ArtifactResult(
             [Entry("", ctx.snapshot.tree_id, payload)],
-            calls={"extracted": done.extracted, "reused": done.reused},
+            calls=done.calls,
         )
 
     def _reduce(

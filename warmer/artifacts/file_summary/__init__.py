@@ -95,9 +95,7 @@ class FileSummary:
             # A scope file that can no longer be summarized (now binary, too large, a symlink) must not
             # keep serving the summary of its old content.
             deleted = sorted({*deleted, *(s["path"] for s in skipped if s["path"] in emit)})
-        return ArtifactResult(
-            results, deleted_paths=deleted, calls={"extracted": done.extracted, "reused": done.reused}
-        )
+        return ArtifactResult(results, deleted_paths=deleted, calls=done.calls)
 
     def _summary(self, path: str, blob: str, kind: str, facts: dict[str, Any]) -> dict[str, Any]:
         payload: dict[str, Any] = {

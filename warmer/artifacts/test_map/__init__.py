@@ -74,7 +74,7 @@ class TestMap:
         payload = self._reduce(ctx, done.all_paths, imports, skipped)
         return ArtifactResult(
             [Entry("", ctx.snapshot.tree_id, payload)],
-            calls={"extracted": done.extracted, "reused": done.reused},
+            calls=done.calls,
         )
 
     def _reduce(
