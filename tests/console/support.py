@@ -6,6 +6,7 @@ import asyncio
 import base64
 import http.cookiejar
 import json
+import os
 import queue
 import threading
 import types
@@ -30,7 +31,8 @@ from warmer.ledger.models import CacheLookup, Job, Repository
 from warmer.queues import kombu_queues
 from warmer.settings import Settings
 
-CONSOLE_REDIS = "redis://127.0.0.1:6379/12"  # tests/integration uses db 11
+# tests/integration uses db 11; parallel checkouts set both variables to dbs of their own.
+CONSOLE_REDIS = os.environ.get("WARMER_TEST_CONSOLE_REDIS", "redis://127.0.0.1:6379/12")
 LEDGER_PASSWORD = "ledger-pw-7731"
 CONFIG_YAML = """engineering_cache:
   warmers:

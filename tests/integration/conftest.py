@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from warmer.ledger.db import Database
 from warmer.ledger.models import Repository, Trigger
 from warmer.queues import kombu_queues
 
-_HEALTH_PORTS = itertools.count(18181)
+# Parallel checkouts on one machine give each run its own ports, Redis dbs and AMQP vhost.
+_HEALTH_PORTS = itertools.count(int(os.environ.get("WARMER_TEST_PORT_BASE", "18181")))
 
 # Fast clocks so crash recovery takes seconds, not minutes; the logic is the same.
 WORKER_ENV = {
@@ -71,7 +73,7 @@ class Cluster:
         self.db.dispose()
 
 
-AMQP_TEST_URL = "amqp://guest:guest@127.0.0.1:5672//"
+AMQP_TEST_URL = os.environ.get("WARMER_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def _purge_amqp() -> None:

@@ -309,7 +309,13 @@ def test_a_worker_refuses_an_unmigrated_database(cluster: Cluster, tmp_path: Pat
 def test_concurrency_comes_from_the_documented_variable(cluster: Cluster) -> None:
     env = {k: v for k, v in cluster.env.items()}
     env["KEEPTRUSTS_CACHE_WARMER_CONCURRENCY"] = "3"
-    worker_env = {**env, "KEEPTRUSTS_CACHE_WARMER_HEALTH_PORT": "18999", "PYTHONPATH": str(ROOT)}
+    worker_env = {
+        **env,
+        "KEEPTRUSTS_CACHE_WARMER_HEALTH_PORT": str(
+            int(os.environ.get("WARMER_TEST_PORT_BASE", "18181")) + 818
+        ),
+        "PYTHONPATH": str(ROOT),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "warmer", "worker", "--without-mingle", "--without-gossip", "-l", "info"],
         cwd=ROOT, env={**os.environ, **worker_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
