@@ -8,16 +8,10 @@ import pytest
 from dulwich.repo import Repo
 
 from tests.support.gitrepo import commit, git, make_repo, write
+from warmer.artifacts.classify import is_ci_config, is_manifest, is_test_file
 from warmer.git.diff import tree_diff
 from warmer.settings import ALL_COMMIT_ARTIFACTS
-from warmer.triggers.commit_plan import (
-    CommitPlan,
-    import_lines,
-    is_ci_config,
-    is_manifest,
-    is_test_file,
-    plan_commit,
-)
+from warmer.triggers.commit_plan import CommitPlan, import_lines, plan_commit
 
 BASE = {
     "pyproject.toml": '[project]\nname = "demo"\ndependencies = ["requests"]\n',

@@ -181,12 +181,12 @@ def test_identical_content_in_another_repository_reuses_vectors(
 ) -> None:
     first = make_repo(tmp_path / "one", click_files)
     EmbeddingIndex(embedder).generate(context(first, ledger))
-    other = make_repo(tmp_path / "two", {f"vendor/{p}": c for p, c in click_files.items()})
+    other = make_repo(tmp_path / "two", {f"copy/{p}": c for p, c in click_files.items()})
     embedder.requested.clear()
     result = EmbeddingIndex(embedder).generate(context(other, ledger))  # and a fresh extract cache
     assert result.calls["chunks_embedded"] == 0 and result.calls["extracted"] == 5
     assert embedder.requested == []
-    assert all(c["path"].startswith("vendor/click/") for c in result.entries[0].payload["chunks"])
+    assert all(c["path"].startswith("copy/click/") for c in result.entries[0].payload["chunks"])
 
 
 def test_cached_extracts_with_vectors_missing_are_rechunked(

@@ -18,56 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
-from warmer.artifacts.languages import language_of
+from warmer.artifacts.classify import is_ci_config, is_manifest, is_source, is_test_file
 from warmer.git.diff import ChangeKind, PathChange
 
-MANIFESTS = frozenset(
-    {
-        "pyproject.toml", "setup.py", "setup.cfg", "Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock",
-        "package.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json",
-        "go.mod", "go.sum", "Cargo.toml", "Cargo.lock", "pom.xml", "build.gradle", "build.gradle.kts",
-        "settings.gradle", "settings.gradle.kts", "Gemfile", "Gemfile.lock", "composer.json", "composer.lock",
-    }
-)  # fmt: skip
-_REQUIREMENTS = re.compile(r"^requirements[\w.-]*\.(txt|in)$")
-_CI_FILES = frozenset(
-    {".gitlab-ci.yml", ".travis.yml", "Jenkinsfile", "azure-pipelines.yml", "tox.ini", "noxfile.py",
-     "bitbucket-pipelines.yml", ".drone.yml", "Makefile", "pytest.ini", "conftest.py"}
-)  # fmt: skip
-_CI_DIRS = (".github/workflows/", ".circleci/", ".buildkite/")
-_TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing"})
-_TEST_NAMES = re.compile(
-    r"(^test_.*\.py$|_test\.(py|go|rb|exs?)$|\.(test|spec)\.[cm]?[jt]sx?$|_spec\.rb$"
-    r"|Tests?\.(java|kt|cs)$|Test\.scala$)"
-)
-_CODE_LANGUAGES = frozenset(
-    {"python", "javascript", "typescript", "go", "java", "kotlin", "scala", "rust", "c", "cpp", "csharp",
-     "ruby", "php", "swift", "objc", "elixir", "erlang", "haskell", "ocaml", "dart", "lua", "perl"}
-)  # fmt: skip
 _IMPORT_LINE = re.compile(
     rb"^\s*(import\s|from\s+\S+\s+import\s|export\s.*\sfrom\s|#\s*include\s|use\s|using\s"
     rb"|require(_relative)?[\s(]|package\s|mod\s|@import\s)|\brequire\s*\(|\bimport\s*\("
 )
-
-
-def is_manifest(path: str) -> bool:
-    name = PurePosixPath(path).name
-    return name in MANIFESTS or bool(_REQUIREMENTS.match(name))
-
-
-def is_test_file(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return any(part in _TEST_DIRS for part in parts[:-1]) or bool(_TEST_NAMES.search(parts[-1]))
-
-
-def is_ci_config(path: str) -> bool:
-    return PurePosixPath(path).name in _CI_FILES or path.startswith(_CI_DIRS)
-
-
-def is_source(path: str) -> bool:
-    return language_of(path) in _CODE_LANGUAGES
 
 
 def import_lines(data: bytes) -> set[bytes]:

@@ -16,9 +16,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
+from warmer.artifacts.classify import manifest_kind
 from warmer.artifacts.dependencies.js_imports import extract_js_imports, resolve_js
 from warmer.artifacts.dependencies.manifests import (
-    manifest_kind,
+    has_parser,
     normalize_python_name,
     parse_manifest,
     requirements_group,
@@ -37,16 +38,18 @@ _BINARY_SNIFF = 8192
 
 
 def kind_of(path: str) -> str | None:
-    """The extract a path needs: a manifest format, `python`, `js`, or nothing."""
+    """The extract a path needs: a manifest format, `python`, `js`, or nothing.
+
+    A manifest format without a parser yet is still read, so the entry says it was left out."""
     kind = manifest_kind(path)
-    if kind:
+    if kind and has_parser(kind):
         return kind
     language = language_of(path)
     if language == "python" and PurePosixPath(path).suffix in (".py", ".pyi"):
         return "python"
     if language in ("javascript", "typescript"):
         return "js"
-    return None
+    return kind
 
 
 def extract(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
@@ -64,6 +67,8 @@ def extract(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
         result = extract_python_imports(text)
     elif kind == "js":
         result = extract_js_imports(text)
+    elif not has_parser(kind):
+        return {"skipped": f"{kind} files are not parsed yet", "size": size}
     else:
         result = parse_manifest(kind, text)
     return {**result, "size": size}

@@ -199,33 +199,6 @@ def parse_yarn_lock(text: str) -> dict[str, Any]:
     return {"ecosystem": "npm", "locked": {"by_name": by_name, "by_spec": by_spec}}
 
 
-def manifest_kind(path: str) -> str | None:
-    """The manifest or lockfile format of a path, from its file name."""
-    pure = PurePosixPath(path)
-    name = pure.name
-    lower = name.lower()
-    exact = {
-        "pyproject.toml": "pyproject",
-        "package.json": "package_json",
-        "package-lock.json": "package_lock",
-        "npm-shrinkwrap.json": "package_lock",
-        "yarn.lock": "yarn_lock",
-        "go.mod": "go_mod",
-        "Cargo.toml": "cargo_toml",
-        "Cargo.lock": "cargo_lock",
-        "pom.xml": "pom",
-        "build.gradle": "gradle",
-        "build.gradle.kts": "gradle",
-    }
-    if name in exact:
-        return exact[name]
-    if lower.endswith(".txt") and (
-        lower.startswith("requirements") or pure.parent.name.lower() == "requirements"
-    ):
-        return "requirements"
-    return None
-
-
 def parsers() -> dict[str, Callable[[str], dict[str, Any]]]:
     """Parser for each manifest kind (the native-ecosystem ones live in `manifests_native`)."""
     from warmer.artifacts.dependencies import manifests_native as native
@@ -244,9 +217,16 @@ def parsers() -> dict[str, Callable[[str], dict[str, Any]]]:
     }
 
 
+def has_parser(kind: str) -> bool:
+    return kind in parsers()
+
+
 def parse_manifest(kind: str, text: str) -> dict[str, Any]:
     """The cacheable extract of one manifest: its dependencies or lock map, or the parser's error."""
+    parser = parsers().get(kind)
+    if parser is None:
+        return {"error": f"{kind} files are not parsed yet"}
     try:
-        return parsers()[kind](text)
+        return parser(text)
     except ManifestError as exc:
         return {"error": str(exc)}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from warmer.artifacts.classify import is_generated, is_lockfile, is_vendored
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.symbols.extract import extract_symbols, skip_reason, symbol_language
 
@@ -79,22 +80,6 @@ _LINES = frozenset(
     }
 )
 _PROSE_NAMES = frozenset({"README", "CHANGES", "CHANGELOG", "CONTRIBUTING", "HISTORY", "NEWS", "AUTHORS"})
-# Machine-written files: embedding them only adds noise to every search.
-_GENERATED_NAMES = frozenset(
-    {
-        "package-lock.json",
-        "yarn.lock",
-        "pnpm-lock.yaml",
-        "poetry.lock",
-        "Pipfile.lock",
-        "Cargo.lock",
-        "go.sum",
-        "composer.lock",
-        "Gemfile.lock",
-        "uv.lock",
-    }
-)
-_GENERATED_SUFFIXES = (".min.js", ".min.css", ".map", ".pb.go", "_pb2.py", ".snap")
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
@@ -140,8 +125,8 @@ def estimate_tokens(text: str) -> int:
 def chunk_kind(path: str) -> str | None:
     """How a file is chunked: its tree-sitter grammar, `markdown`, `prose`, `config`, `lines`,
     or None for files not worth embedding (unknown types, lock files, minified bundles)."""
-    name = PurePosixPath(path).name
-    if name in _GENERATED_NAMES or name.endswith(_GENERATED_SUFFIXES):
+    # Machine-written or someone else's files: embedding them only adds noise to every search.
+    if is_lockfile(path) or is_generated(path) or is_vendored(path):
         return None
     grammar = symbol_language(path)
     if grammar is not None:
@@ -153,7 +138,7 @@ def chunk_kind(path: str) -> str | None:
         return "config"
     if language in _LINES:
         return "lines"
-    if language is None and name.split(".", 1)[0].upper() in _PROSE_NAMES:
+    if language is None and PurePosixPath(path).name.split(".", 1)[0].upper() in _PROSE_NAMES:
         return "prose"
     return None
 

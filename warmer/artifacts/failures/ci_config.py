@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
+from warmer.artifacts.classify import is_vendored
 from warmer.artifacts.failures.test_commands import is_test_command
 
 Payload = dict[str, Any]
 
-_VENDORED = ("node_modules/", "vendor/", "third_party/", "third-party/", ".venv/", "venv/")
 _MAKEFILES = frozenset({"Makefile", "makefile", "GNUmakefile"})
 MAX_MATRIX_VALUES = 50
 
@@ -38,7 +38,7 @@ def ci_kind(path: str) -> str | None:
         return "gitlab_ci"
     if path == ".circleci/config.yml":
         return "circleci"
-    if any(path.startswith(v) or f"/{v}" in path for v in _VENDORED):
+    if is_vendored(path):
         return None
     if name in _MAKEFILES:
         return "make"

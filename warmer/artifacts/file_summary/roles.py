@@ -15,10 +15,17 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
+from warmer.artifacts.classify import (
+    is_ci_config,
+    is_lockfile,
+    is_manifest,
+    is_source,
+    is_test_file,
+    is_vendored,
+)
 from warmer.artifacts.file_summary.facts import MARKUP_KIND, TEXT_KIND
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.symbols.extract import symbol_language
-from warmer.triggers.commit_plan import is_ci_config, is_manifest, is_source, is_test_file
 
 ROLES = (
     "entry_point", "test", "config", "manifest", "ci", "model", "route_handler", "cli", "migration",
@@ -42,8 +49,6 @@ _SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "tools"})
 _MIGRATION_DIRS = frozenset({"migrations", "migration", "versions", "alembic"})
 _MODEL_NAMES = frozenset({"models.py", "model.py", "schema.py", "entities.py"})
 _DATA_EXTENSIONS = frozenset({".csv", ".tsv", ".sql", ".xml", ".jsonl", ".ndjson", ".parquet"})
-_SKIP_DIRS = frozenset({"node_modules", "vendor", "third_party", "site-packages", ".git"})
-_LOCKFILE_SUFFIXES = (".lock", "-lock.json", "-lock.yaml", "lock.yaml", "shrinkwrap.json")
 _ENTRY_NAMES = frozenset({"__main__.py", "main.py", "manage.py", "wsgi.py", "asgi.py", "app.py", "main.go"})
 
 
@@ -58,13 +63,13 @@ def extract_kind(path: str) -> str:
 def is_key_file(path: str) -> bool:
     """Whether connect summarizes this file: source code, or README/manifest/config at the top, or CI."""
     pure = PurePosixPath(path)
-    if any(part in _SKIP_DIRS for part in pure.parts[:-1]):
+    if is_vendored(path):
         return False
     if is_source(path):
         return True
     if is_ci_config(path):
         return True
-    if len(pure.parts) != 1 or pure.name.endswith(_LOCKFILE_SUFFIXES):
+    if len(pure.parts) != 1 or is_lockfile(path):
         return False
     name = pure.name
     return (

@@ -22,13 +22,13 @@ from dulwich.objects import Commit
 from dulwich.repo import Repo
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, PermanentError
+from warmer.artifacts.classify import is_manifest, is_test_file
 from warmer.artifacts.recent_change.changes import is_binary, line_counts, manifest_change, symbol_diff
 from warmer.artifacts.recent_change.impact import reverse_imports, tests_reached
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
 from warmer.artifacts.test_map import is_subject
 from warmer.artifacts.test_map.naming import NameIndex, test_name
 from warmer.git.diff import ChangeKind, PathChange, tree_diff
-from warmer.triggers.commit_plan import is_manifest, is_test_file
 
 DEFAULT_MAX_FILES = 500
 DEFAULT_MAX_FILE_BYTES = 1_000_000

@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from warmer.artifacts.dependencies.manifests import manifest_kind, normalize_python_name, parse_manifest
+from warmer.artifacts.classify import manifest_kind
+from warmer.artifacts.dependencies.manifests import has_parser, normalize_python_name, parse_manifest
 
 BINARY_SNIFF = 8000  # git's own heuristic: a NUL in the first 8000 bytes makes a file binary
 
@@ -120,7 +121,7 @@ def manifest_change(path: str, old: bytes | None, new: bytes | None) -> dict[str
     """Dependencies added, removed and re-specified between two versions of one manifest."""
     entry: dict[str, Any] = {"manifest": path, "added": [], "removed": [], "changed": []}
     kind = manifest_kind(path)
-    if kind is None:
+    if kind is None or not has_parser(kind):
         return {**entry, "parsed": False}
     before, after = _parse(kind, old), _parse(kind, new)
     errors = sorted({e for e in (before.get("error"), after.get("error")) if e})

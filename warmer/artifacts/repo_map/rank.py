@@ -16,15 +16,14 @@ that definition's score.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from warmer.artifacts.classify import is_lockfile, is_manifest
 from warmer.artifacts.languages import language_of
-from warmer.triggers.commit_plan import is_manifest
 
 DAMPING = 0.85
 MAX_ITERATIONS = 100
@@ -41,7 +40,6 @@ MANY_DEFINERS_WEIGHT = 0.1
 FOCUS_SHARE = 0.6
 IMPORTANT_SHARE = 0.2
 
-_LOCKFILES = re.compile(r"(\.lock|-lock\.json|-lock\.yaml|\.sum|shrinkwrap\.json)$")
 _ENTRY_STEMS = frozenset({"__main__", "main", "cli"})
 
 
@@ -51,7 +49,7 @@ def important_reason(path: str) -> int | None:
     name = parts[-1]
     if len(parts) <= 2 and name.lower().startswith("readme"):
         return 0
-    if len(parts) <= 2 and is_manifest(path) and not _LOCKFILES.search(name):
+    if len(parts) <= 2 and is_manifest(path) and not is_lockfile(path):
         return 1
     if PurePosixPath(name).stem in _ENTRY_STEMS and language_of(path) is not None:
         return 2

@@ -16,12 +16,12 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
+from warmer.artifacts.classify import is_source, is_test_file
 from warmer.artifacts.dependencies import extract
 from warmer.artifacts.dependencies.js_imports import resolve_relative
 from warmer.artifacts.dependencies.python_imports import ModuleIndex, resolve_python
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.test_map.naming import NameIndex, TestName, naming_reason, test_name
-from warmer.triggers.commit_plan import is_source, is_test_file
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 UNTESTED_CAP = 500
