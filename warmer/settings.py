@@ -58,6 +58,10 @@ class OnCommit(_Strict):
     branches: list[str] = Field(default_factory=list)
     debounce_seconds: float = Field(default=30, ge=0)
     artifacts: list[str] = Field(default_factory=lambda: list(ALL_COMMIT_ARTIFACTS))
+    # warmer's own, beyond the product page: also refresh every other artifact the branch serves
+    # (the on_connect ones) when a file its generator reads changed, so no hit lags the head.
+    # false: only `artifacts` are refreshed; hits on the others then say `stale: true`.
+    keep_all_fresh: bool = True
 
 
 class OnMiss(_Strict):
@@ -114,6 +118,14 @@ class Settings(_Strict):
     @property
     def warmers(self) -> Warmers:
         return self.engineering_cache.warmers
+
+    @property
+    def refreshed_on_commit(self) -> list[str]:
+        """The artifacts a commit may refresh: `on_commit.artifacts`, plus the connect ones when
+        `keep_all_fresh` (each only if the commit changed what its generator reads)."""
+        on_commit = self.warmers.on_commit
+        extra = self.warmers.on_connect.artifacts if on_commit.keep_all_fresh else []
+        return list(dict.fromkeys([*on_commit.artifacts, *extra]))
 
     @property
     def embedded(self) -> bool:

@@ -9,9 +9,10 @@ from dulwich.repo import Repo
 
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts.classify import is_ci_config, is_manifest, is_test_file
+from warmer.artifacts.dependencies.planning import import_lines
 from warmer.git.diff import tree_diff
 from warmer.settings import ALL_COMMIT_ARTIFACTS
-from warmer.triggers.commit_plan import CommitPlan, import_lines, plan_commit
+from warmer.triggers.commit_plan import CommitPlan, plan_commit
 
 BASE = {
     "pyproject.toml": '[project]\nname = "demo"\ndependencies = ["requests"]\n',
@@ -95,7 +96,7 @@ def test_deletions_and_renames_remove_the_old_entries(repo: Path) -> None:
     git(repo, "mv", "app/util.py", "app/helpers.py")
     plan = _plan(repo, {"README.md": None})
     assert plan.deleted == ("README.md", "app/util.py")
-    assert plan.scopes["file_summary"] == ("app/helpers.py", "README.md", "app/util.py")
+    assert plan.scopes["file_summary"] == ("README.md", "app/helpers.py", "app/util.py")
     assert "test_map" in plan.scopes  # a source file moved: name-based associations changed
 
 

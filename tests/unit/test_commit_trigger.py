@@ -70,13 +70,30 @@ def test_a_push_waits_for_its_window_then_refreshes_what_it_changed(
     (planned,) = commit_trigger.plan_due(db, settings, actor="test")
     assert planned.commit == head
     jobs = _commit_jobs(db)
-    assert set(jobs) == {"file_summary", "dependency_graph", "recent_change_summary"}
+    # The product page's rules, plus (keep_all_fresh) every connect artifact that reads app/main.py.
+    assert set(jobs) == {"file_summary", "dependency_graph", "recent_change_summary", "repo_map",
+                         "symbol_index", "api_inventory", "embedding_index"}  # fmt: skip
     assert jobs["file_summary"].scope == ["app/main.py"] and jobs["file_summary"].priority == 0
+    assert jobs["symbol_index"].scope == ["app/main.py"] and jobs["repo_map"].scope is None
     assert "imports: app/main.py" in planned.reasons["dependency_graph"]
     with db.session() as session:
         state = session.get(BranchState, (jobs["file_summary"].repo_id, "main"))
         assert state is not None and state.commit == head
     assert commit_trigger.plan_due(db, settings, actor="test") == []  # planned once
+
+
+def test_without_keep_all_fresh_only_the_product_pages_artifacts_are_refreshed(
+    ledger: Database, small_repo: Path, tmp_path: Path
+) -> None:
+    settings = _settings(
+        tmp_path, ledger, "    on_commit:\n      debounce_seconds: 0\n      keep_all_fresh: false\n"
+    )
+    connect(ledger, settings, str(small_repo), name="small")
+    write(small_repo, {"app/main.py": "import os\n\n\ndef main():\n    return 2\n"})
+    commit(small_repo, "edit main")
+    commit_trigger.record(ledger, settings, "small", sha=None, branch=None, source="test")
+    commit_trigger.plan_due(ledger, settings, actor="test")
+    assert set(_commit_jobs(ledger)) == {"file_summary", "dependency_graph", "recent_change_summary"}
 
 
 def test_a_burst_of_pushes_collapses_into_one_refresh_of_the_final_tree(

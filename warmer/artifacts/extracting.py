@@ -1,7 +1,8 @@
 """The per-file half of a generator, shared: which files, which cached extracts still answer, what to compute.
 
 A generator names the kind of each file it reads (a language, a manifest type,
-or None to skip it) and an extract function of (path, kind, content). Results
+`PATH_ONLY` for a file whose path alone matters, or None to skip it; the commit
+planner reads the same function, see relevance.py) and an extract function of (path, kind, content). Results
 are cached by blob id as `{kind: payload}`, so identical content anywhere (another
 commit, branch or repository) is computed once per kind, and the same blob read
 as two kinds (an empty `__init__.py` and an empty `requirements.txt`) keeps both.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from warmer.artifacts.base import GenerationContext
+from warmer.artifacts.relevance import PATH_ONLY
 
 CHECKPOINT_EVERY = 100
 Payload = dict[str, Any]
@@ -64,7 +66,7 @@ def extract_files(
     wanted: list[Wanted] = []
     for entry in entries:
         kind = kind_of(entry.path)
-        if kind is None:
+        if kind is None or kind == PATH_ONLY:  # a path-only kind reads no content
             continue
         if entry.is_symlink:
             skipped.append({"path": entry.path, "reason": "symlink"})

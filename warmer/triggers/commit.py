@@ -203,7 +203,7 @@ def _plan_one(session: Session, settings: Settings, trigger: CommitTrigger, acto
     changes = tree_diff(git_repo, base.tree if base else None, new_tree)
     plan = plan_commit(
         changes,
-        settings.warmers.on_commit.artifacts,
+        settings.refreshed_on_commit,
         lambda blob: git_repo.object_store[blob.encode()].as_raw_string(),
     )
     params = {"base_commit": base.commit} if base else {}

@@ -10,6 +10,7 @@ joined across `urls.py` files, counts per framework, and what could not be read 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -20,7 +21,9 @@ from warmer.artifacts.api_inventory.contracts import graphql_contracts, openapi_
 from warmer.artifacts.api_inventory.python_routes import python_routes
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
 from warmer.artifacts.extracting import extract_files
+from warmer.artifacts.relevance import ReadBlob, Refresh, whole_refresh
 from warmer.artifacts.symbols.extract import skip_reason
+from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 
@@ -151,10 +154,16 @@ class ApiInventory:
     artifact_type = "api_inventory"
     version = "1"
 
+    def kind_of(self, path: str) -> str | None:
+        return api_kind(path)
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        return whole_refresh(self.kind_of, changes)  # routes compose across files (prefixes, mounts)
+
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         done = extract_files(
-            ctx, api_kind, lambda _path, kind, data: extract_api(kind, data, max_bytes), max_bytes
+            ctx, self.kind_of, lambda _path, kind, data: extract_api(kind, data, max_bytes), max_bytes
         )
         wanted = [(item.path, item.blob, item.kind) for item in done.wanted]
         payload = self._reduce(ctx, wanted, done.results, done.skipped, max_bytes)

@@ -12,6 +12,7 @@ packages, standard-library imports, and everything that could not be read.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -24,6 +25,7 @@ from warmer.artifacts.dependencies.manifests import (
     parse_manifest,
     requirements_group,
 )
+from warmer.artifacts.dependencies.planning import dependency_refresh
 from warmer.artifacts.dependencies.python_imports import (
     ModuleIndex,
     distribution_for,
@@ -32,6 +34,8 @@ from warmer.artifacts.dependencies.python_imports import (
 )
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.languages import language_of
+from warmer.artifacts.relevance import ReadBlob, Refresh
+from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 _BINARY_SNIFF = 8192
@@ -100,10 +104,16 @@ class DependencyGraph:
     artifact_type = "dependency_graph"
     version = "1"
 
+    def kind_of(self, path: str) -> str | None:
+        return kind_of(path)
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        return dependency_refresh(self.kind_of, changes, read_blob)
+
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         done = extract_files(
-            ctx, kind_of, lambda _path, kind, data: extract(kind, data, max_bytes), max_bytes
+            ctx, self.kind_of, lambda _path, kind, data: extract(kind, data, max_bytes), max_bytes
         )
         wanted = [(item.path, item.blob, item.kind) for item in done.wanted]
         by_blob: dict[str, dict[str, Any]] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -37,6 +37,8 @@ from warmer.artifacts.embeddings.models import (
     embedder_from_env,
 )
 from warmer.artifacts.extracting import extract_files
+from warmer.artifacts.relevance import ReadBlob, Refresh, per_file_refresh
+from warmer.git.diff import PathChange
 from warmer.ledger.models import EmbeddingVector
 
 if TYPE_CHECKING:
@@ -109,6 +111,12 @@ class EmbeddingIndex:
     def __init__(self, embedder: Embedder | None = None) -> None:
         self._embedder = embedder
 
+    def kind_of(self, path: str) -> str | None:
+        return chunk_kind(path)
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        return per_file_refresh(self.kind_of, changes)  # chunks are per file, vectors per chunk
+
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         if ctx.ledger is None:
             raise PermanentError("embedding_index needs the ledger (ctx.ledger) to store and reuse vectors")
@@ -125,7 +133,7 @@ class EmbeddingIndex:
                 texts.setdefault(chunk.hash, chunk.text)
             return payload
 
-        done = extract_files(ctx, chunk_kind, extract, max_bytes)
+        done = extract_files(ctx, self.kind_of, extract, max_bytes)
         payload = self._reduce(ctx, done.wanted, done.results, done.skipped, max_bytes, model_id, dim)
         hashes = list(dict.fromkeys(c["hash"] for c in payload["chunks"]))
 

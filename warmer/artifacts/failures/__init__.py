@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.classify import is_test_file
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.failures.ci_config import ci_kind, extract_ci
 from warmer.artifacts.failures.ingest import fingerprints
 from warmer.artifacts.failures.normalize import FINGERPRINT_VERSION
+from warmer.artifacts.relevance import ReadBlob, Refresh, changed_inputs, summarize
+from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 DEFAULT_MAX_FINGERPRINTS = 100
@@ -37,11 +41,25 @@ class KnownFailureFingerprint:
     artifact_type = "known_failure_fingerprint"
     version = "1"
 
+    def kind_of(self, path: str) -> str | None:
+        return ci_kind(path)
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        """The product page's "test files or CI configuration changed"; test files are not read here,
+        but fingerprints name tests, so a change to one is worth a fresh look."""
+        touched = sorted({p for c in changes if not c.is_submodule for p in c.paths if is_test_file(p)})
+        seen = changed_inputs(self.kind_of, changes)
+        if not touched and not seen:
+            return None
+        ci = sorted({p for c in seen for p in c.paths})
+        groups = {"tests": touched, "ci": ci}
+        return Refresh(None, "; ".join(f"{k}: {summarize(v)}" for k, v in groups.items() if v))
+
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         # Always the whole repository: one entry, rebuilt from cached extracts whatever the scope.
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         done = extract_files(
-            ctx, ci_kind, lambda _path, kind, data: _extract(kind, data, max_bytes), max_bytes
+            ctx, self.kind_of, lambda _path, kind, data: _extract(kind, data, max_bytes), max_bytes
         )
         systems: dict[str, list[dict[str, Any]]] = {}
         test_commands: list[dict[str, str]] = []

@@ -13,6 +13,7 @@ the fallback for any file the model cannot answer, and each entry says which wro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
@@ -28,6 +29,8 @@ from warmer.artifacts.file_summary.roles import (
     language_label,
     role_of,
 )
+from warmer.artifacts.relevance import ReadBlob, Refresh, per_file_refresh
+from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 DEFAULT_MAX_FILES = 2000
@@ -44,6 +47,13 @@ class FileSummary:
         model = getattr(self.summarizer, "id", None)
         if model:
             self.version = f"{type(self).version}+{model}"
+
+    def kind_of(self, path: str) -> str | None:
+        return extract_kind(path)
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        """The product page's rule: only for the files the commit added, modified, renamed or removed."""
+        return per_file_refresh(self.kind_of, changes)
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))

@@ -15,6 +15,7 @@ modules, with the shortest chain as proof (`impact.py`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, Perm
 from warmer.artifacts.classify import is_manifest, is_test_file
 from warmer.artifacts.recent_change.changes import is_binary, line_counts, manifest_change, symbol_diff
 from warmer.artifacts.recent_change.impact import reverse_imports, tests_reached
+from warmer.artifacts.relevance import ReadBlob, Refresh
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
 from warmer.artifacts.test_map import is_subject
 from warmer.artifacts.test_map.naming import NameIndex, test_name
@@ -87,6 +89,12 @@ class _SymbolCache:
 class RecentChangeSummary:
     artifact_type = "recent_change_summary"
     version = "2"
+
+    def kind_of(self, path: str) -> str | None:
+        return path  # any file: the summary is of the commit itself
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        return Refresh(None, "always")  # even an empty commit is a new commit to summarize
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         repo = ctx.snapshot.repo

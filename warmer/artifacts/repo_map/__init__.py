@@ -17,6 +17,7 @@ rank should favour, e.g. the files a change touched).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from warmer.artifacts.base import (
@@ -27,6 +28,7 @@ from warmer.artifacts.base import (
     whole_repository_header,
 )
 from warmer.artifacts.languages import language_of
+from warmer.artifacts.relevance import ReadBlob, Refresh, whole_refresh
 from warmer.artifacts.repo_map import rank
 from warmer.artifacts.repo_map.extract import TEXT_KIND, extract_blob, extract_tags
 from warmer.artifacts.repo_map.rank import (
@@ -46,6 +48,7 @@ from warmer.artifacts.repo_map.render import (
     render_tree,
 )
 from warmer.artifacts.symbols.extract import symbol_language
+from warmer.git.diff import PathChange
 from warmer.git.snapshot import FileEntry
 
 DEFAULT_TOKEN_BUDGET = 1024
@@ -57,6 +60,9 @@ MAX_IMPORTANT = 10  # a monorepo's hundred `main.go` are not all first
 CHECKPOINT_EVERY = 64
 
 __all__ = ["CHARS_PER_TOKEN", "DEFAULT_TOKEN_BUDGET", "RepoMap", "extract_blob"]
+
+
+FILE_KIND = "file"  # read for its size and line count only
 
 
 def tag_kind(path: str) -> str | None:
@@ -85,6 +91,13 @@ def _focus(params: dict[str, Any]) -> list[str]:
 class RepoMap:
     artifact_type = "repo_map"
     version = "2"
+
+    def kind_of(self, path: str) -> str | None:
+        """Every file: its size and line count are in the tree; code and key texts are also tagged."""
+        return tag_kind(path) or FILE_KIND
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        return whole_refresh(self.kind_of, changes)  # the ranking spans the whole repository
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))

@@ -9,12 +9,15 @@ why. `search.py` answers exact, prefix and fuzzy look-ups over the result.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.languages import language_of
+from warmer.artifacts.relevance import ReadBlob, Refresh, per_file_refresh
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
+from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000  # generated or minified beyond this; parsing it helps nobody
 
@@ -23,11 +26,17 @@ class SymbolIndex:
     artifact_type = "symbol_index"
     version = "1"
 
+    def kind_of(self, path: str) -> str | None:
+        return symbol_language(path)
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        return per_file_refresh(self.kind_of, changes)
+
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         done = extract_files(
             ctx,
-            symbol_language,
+            self.kind_of,
             lambda path, grammar, data: extract_symbols(path, grammar, data, max_bytes),
             max_bytes,
         )

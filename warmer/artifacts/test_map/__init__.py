@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -21,7 +22,9 @@ from warmer.artifacts.dependencies import extract
 from warmer.artifacts.dependencies.js_imports import resolve_relative
 from warmer.artifacts.dependencies.python_imports import ModuleIndex, resolve_python
 from warmer.artifacts.extracting import extract_files
+from warmer.artifacts.relevance import PATH_ONLY, ReadBlob, Refresh, whole_refresh
 from warmer.artifacts.test_map.naming import NameIndex, TestName, naming_reason, test_name
+from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 UNTESTED_CAP = 500
@@ -58,10 +61,19 @@ class TestMap:
     artifact_type = "test_map"
     version = "1"
 
+    def kind_of(self, path: str) -> str | None:
+        """Test files' content for import evidence; every path for naming links and module resolution."""
+        return import_kind(path) or PATH_ONLY
+
+    def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+        """The product page's "test files or source-test associations changed": a test file edited, or
+        any file added, removed or renamed (names and module paths are the associations)."""
+        return whole_refresh(self.kind_of, changes)
+
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         done = extract_files(
-            ctx, import_kind, lambda _p, kind, data: extract(kind, data, max_bytes), max_bytes
+            ctx, self.kind_of, lambda _p, kind, data: extract(kind, data, max_bytes), max_bytes
         )
         imports: dict[str, tuple[str, dict[str, Any]]] = {}
         skipped = list(done.skipped)
