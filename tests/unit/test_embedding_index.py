@@ -113,7 +113,7 @@ def test_query_finds_the_function_it_describes(
     # The entry's inputs are the tree and the model: another model's index is another entry.
     model_and_tree = hashlib.sha256(f"{ctx.snapshot.tree_id}:{payload['model']}".encode()).hexdigest()
     assert entry.path == "" and entry.source_hash == model_and_tree
-    assert payload["artifact_type"] == "embedding_index" and payload["commit"] == ctx.commit
+    assert payload["artifact_type"] == "embedding_index" and payload["tree"] == ctx.snapshot.tree_id
     assert payload["model"] == "local/all-MiniLM-L6-v2/384" and payload["dim"] == 384
     assert set(payload["files"]) == {f"click/{name}" for name in CLICK_FILES}
     assert sum(f["chunks"] for f in payload["files"].values()) == len(payload["chunks"])

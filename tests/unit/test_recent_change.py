@@ -54,7 +54,8 @@ def generate(
 ) -> dict[str, Any]:
     ctx = generation_context(repo, rev=rev, cache=cache, params=params)
     result = RecentChangeSummary().generate(ctx)
-    assert len(result.entries) == 1 and result.entries[0].source_hash == ctx.snapshot.tree_id
+    # Keyed by the commit (with its parents and base), never by the tree it shares with others.
+    assert len(result.entries) == 1 and result.entries[0].source_hash != ctx.snapshot.tree_id
     assert result.entries[0].path == ""
     return result.entries[0].payload
 

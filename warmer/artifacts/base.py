@@ -80,13 +80,13 @@ class ArtifactResult:
 
 
 def whole_repository_header(generator: ArtifactGenerator, ctx: GenerationContext) -> dict[str, Any]:
-    """The fields a whole-repository payload starts with: what built it, and from which commit."""
+    """The fields a whole-repository payload starts with: what built it, and from which tree.
+
+    Nothing about the repository or the commit: an entry is shared by every repository, branch and
+    commit with the same inputs, and the lookup adds who asked and which commit it is right for."""
     return {
         "artifact_type": generator.artifact_type,
         "generator_version": generator.version,
-        "repo": ctx.repo_name,
-        "branch": ctx.branch,
-        "commit": ctx.commit,
         "tree": ctx.snapshot.tree_id,
     }
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from warmer.artifacts import registry
+from warmer.artifacts.base import UnknownArtifactType
 from warmer.git.diff import ChangeKind, PathChange
 
 PATH_ONLY = "path"  # the kind of a file whose path a generator reads, but not its content
@@ -71,6 +73,15 @@ def per_file_refresh(kind_of: KindOf, changes: Sequence[PathChange]) -> Refresh 
     """For artifacts kept per file: redo the files whose input changed (both sides of a rename)."""
     seen = sorted({p for c in changed_inputs(kind_of, changes) for p in c.paths})
     return Refresh(tuple(seen), f"files: {summarize(seen)}") if seen else None
+
+
+def refresh_of(artifact_type: str, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+    """What `changes` make an artifact type redo. An unknown type is planned: its job says why it fails."""
+    try:
+        generator = registry.get(artifact_type)
+    except UnknownArtifactType:
+        return Refresh(None, "configured for every commit (no generator is registered for it)")
+    return refresh_for(generator, changes, read_blob)
 
 
 def refresh_for(generator: object, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:

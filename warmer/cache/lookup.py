@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from warmer.artifacts import registry
 from warmer.git.snapshot import safe_path
 from warmer.ledger.db import Database
-from warmer.ledger.models import CacheEntry, CacheLookup, CacheRef
+from warmer.ledger.models import BranchHead, CacheEntry, CacheLookup, CacheRef
 from warmer.ledger.repositories import find
 from warmer.settings import ALL_COMMIT_ARTIFACTS, ALL_CONNECT_ARTIFACTS, Settings
 from warmer.triggers.miss import observe_miss
@@ -28,15 +28,22 @@ class InvalidLookup(ValueError):
 
 @dataclass(frozen=True)
 class LookupResult:
+    """What an agent gets back. A hit says the commit its entry is right for (`commit`), the branch
+    head, and `stale` when they differ (files the entry depends on changed since): a stale hit is
+    still served, and counted toward the miss trigger like a miss."""
+
     hit: bool
     repo: str
     artifact_type: str
     path: str
+    branch: str | None = None
     commit: str | None = None
+    head: str | None = None
+    stale: bool = False
     entry_key: str | None = None
     generator_version: str | None = None
     payload: dict[str, Any] | None = None
-    warming_job: int | None = None  # on a miss: the miss-triggered job now (or already) warming it
+    warming_job: int | None = None  # on a miss or a stale hit: the job now (or already) warming it
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -68,21 +75,28 @@ def lookup(
 ) -> LookupResult:
     """The cached entry or a recorded miss. Raises on malformed input or an unknown repository.
 
-    With `settings`, a miss is also offered to the miss trigger, which may enqueue a job."""
+    With `settings`, a miss (or a stale hit) is also offered to the miss trigger, which may enqueue
+    a job at the branch head."""
     validate(artifact_type, path, task_type)
     with db.session() as session:
         repo = find(session, repo_name)
         session.expunge(repo)
         row = session.execute(
-            select(CacheRef.commit, CacheEntry.key, CacheEntry.generator_version, CacheEntry.payload)
+            select(
+                CacheRef.commit, CacheEntry.key, CacheEntry.generator_version, CacheEntry.payload,
+                BranchHead.commit.label("head"),
+            )
             .join(CacheEntry, CacheEntry.key == CacheRef.entry_key)
+            .outerjoin(BranchHead, (BranchHead.repo_id == repo.id) & (BranchHead.branch == repo.branch))
             .where(
                 CacheRef.repo_id == repo.id,
                 CacheRef.branch == repo.branch,
                 CacheRef.artifact_type == artifact_type,
                 CacheRef.path == path,
             )
-        ).one_or_none()
+        ).one_or_none()  # fmt: skip
+        head = row.head or row.commit if row is not None else None
+        stale = row is not None and head != row.commit
         session.execute(
             insert(CacheLookup).values(
                 repo_id=repo.id,
@@ -91,13 +105,16 @@ def lookup(
                 path=path,
                 task_type=task_type,
                 hit=row is not None,
+                stale=stale,
             )
         )
+    warming = None
+    if settings is not None and (row is None or stale):
+        warming = observe_miss(db, settings, repo, artifact_type, path, task_type)
+    warming_job = warming.job_id if warming else None
     if row is None:
-        warming = observe_miss(db, settings, repo, artifact_type, path, task_type) if settings else None
-        return LookupResult(
-            False, repo.name, artifact_type, path, warming_job=warming.job_id if warming else None
-        )
+        return LookupResult(False, repo.name, artifact_type, path, repo.branch, warming_job=warming_job)
     return LookupResult(
-        True, repo.name, artifact_type, path, row.commit, row.key, row.generator_version, row.payload
-    )
+        True, repo.name, artifact_type, path, repo.branch, row.commit, head, stale, row.key,
+        row.generator_version, row.payload, warming_job,
+    )  # fmt: skip

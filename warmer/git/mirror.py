@@ -156,6 +156,16 @@ def commit_tree(path: Path, sha: str) -> str:
     return open_repository(path)[sha.encode()].tree.decode()  # type: ignore[attr-defined]
 
 
+def is_ancestor(path: Path, older: str, newer: str) -> bool:
+    """Whether `older` is reachable from `newer` (git merge-base --is-ancestor; equal counts)."""
+    if older == newer:
+        return True
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
+    command = ["git", "merge-base", "--is-ancestor", older, newer]
+    done = subprocess.run(command, cwd=path, capture_output=True, timeout=60, env=env)
+    return done.returncode == 0
+
+
 def _has_commit(path: Path, sha: str) -> bool:
     return sha.encode() in open_repository(path).object_store
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -187,7 +188,11 @@ class CacheEntry(Base):
 
 
 class CacheRef(Base):
-    """Which entry a repository's branch currently serves, apart from the content itself."""
+    """Which entry a repository's branch currently serves, apart from the content itself.
+
+    `commit` is the newest commit the entry is known to be right for: the job that wrote it, moved
+    forward by cache/freshness.py whenever a later commit changed nothing its generator reads. A ref
+    at a commit other than the branch head is served with `stale: true`."""
 
     __tablename__ = "cache_refs"
 
@@ -227,6 +232,9 @@ class CacheLookup(Base):
     path: Mapped[str] = mapped_column(Text, default="")
     task_type: Mapped[str] = mapped_column(String(100))
     hit: Mapped[bool] = mapped_column(Boolean)
+    # A hit built at an older commit than the head, whose inputs changed since: it counts toward the
+    # miss trigger like a miss.
+    stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
     __table_args__ = (Index("ix_cache_lookups_pattern", "task_type", "repo_id", "artifact_type", "at"),)
@@ -256,6 +264,20 @@ class BranchState(Base):
     commit: Mapped[str] = mapped_column(String(64))
     tree: Mapped[str] = mapped_column(String(64))
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class BranchHead(Base):
+    """The newest commit of a branch the ledger knows: set by connect, a full warming and every
+    accepted push (at once, before its debounce window closes). Every hit is served with it; a hit
+    whose ref is at another commit is stale (cache/freshness.py)."""
+
+    __tablename__ = "branch_heads"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    branch: Mapped[str] = mapped_column(String(255), primary_key=True)
+    commit: Mapped[str] = mapped_column(String(64))
+    tree: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
 
 class CommitTriggerStatus(enum.StrEnum):

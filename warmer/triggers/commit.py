@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from warmer.cache import freshness
 from warmer.git import mirror
 from warmer.git.diff import tree_diff
 from warmer.git.mirror import GitError
@@ -81,6 +82,15 @@ def record(
     else:
         commit = mirror.resolve_commit(path, sha)  # fetches once if the push is new to the mirror
 
+    # A named commit older than the head is a late webhook delivery unless the branch was
+    # force-pushed back to it: fetch once (rare) and let the branch tip decide.
+    forced = False
+    if sha is not None:
+        with db.session() as session:
+            behind = freshness.behind_head(session, path, repo.id, branch, commit)
+        if behind:
+            mirror.fetch(path)
+            forced = mirror.resolve_branch(path, branch) == commit
     window = timedelta(seconds=on_commit.debounce_seconds)
     builder = postgresql.insert if db.is_postgres else sqlite.insert
     table = CommitTrigger.__table__
@@ -101,7 +111,18 @@ def record(
         set_={"commit": commit, "commits_seen": table.c.commits_seen + 1, "source": source},
     ).returning(table.c.id, table.c.commits_seen, table.c.due_at)
     with db.session() as session:
+        if not forced and freshness.behind_head(session, path, repo.id, branch, commit, lock=True):
+            late = f"{commit[:12]} is older than the branch head (a late delivery): nothing to refresh"
+            log.info("commit trigger ignored for %s: %s", repo.name, late)
+            ignored = CommitTrigger(repo_id=repo.id, branch=branch, commit=commit, source=source,
+                                    status=CommitTriggerStatus.IGNORED, detail=late)  # fmt: skip
+            session.add(ignored)
+            session.flush()
+            return Recorded(ignored.id, CommitTriggerStatus.IGNORED, commit, 0, late)
         row = session.execute(statement).one()
+        # The head moves now, not when the window closes: hits on what the push changed say stale,
+        # and everything it did not touch follows the head at once.
+        freshness.move_head(session, mirror.open_repository(path), repo.id, branch, commit)
     detail = f"window closes at {row.due_at.isoformat()}"
     return Recorded(row.id, CommitTriggerStatus.PENDING, commit, row.commits_seen, detail)
 
@@ -129,9 +150,11 @@ def _ignored(db: Database, repo: Repository, branch: str, commit: str, source: s
 
 
 def set_baseline(db: Database, repo_id: int, branch: str, commit: str, tree: str) -> None:
-    """The branch's cache now reflects `commit`: later commits are diffed against its tree."""
+    """The branch's cache is being built at `commit` (connect, full warming): it is the head, and
+    later commits are diffed against its tree."""
     with db.session() as session:
         _move_baseline(session, repo_id, branch, commit, tree)
+        freshness.set_head(session, repo_id, branch, commit, tree)
 
 
 def _move_baseline(session: Session, repo_id: int, branch: str, commit: str, tree: str) -> None:

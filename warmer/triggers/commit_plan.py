@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from warmer.artifacts import registry
-from warmer.artifacts.base import UnknownArtifactType
-from warmer.artifacts.relevance import ReadBlob, Refresh, refresh_for
+from warmer.artifacts.relevance import ReadBlob, refresh_of
 from warmer.git.diff import ChangeKind, PathChange
 
 
@@ -32,15 +30,6 @@ class CommitPlan:
     scopes: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     deleted: tuple[str, ...] = ()
-
-
-def refresh_of(artifact: str, changes: list[PathChange], read_blob: ReadBlob) -> Refresh | None:
-    """What `changes` make `artifact` redo; an unknown type is planned, and its job says why it fails."""
-    try:
-        generator = registry.get(artifact)
-    except UnknownArtifactType:
-        return Refresh(None, "configured for every commit (no generator is registered for it)")
-    return refresh_for(generator, changes, read_blob)
 
 
 def plan_commit(changes: list[PathChange], configured: list[str], read_blob: ReadBlob) -> CommitPlan:

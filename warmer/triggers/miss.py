@@ -3,7 +3,9 @@
 Every lookup miss is recorded (cache/lookup.py). When one (task type,
 repository, artifact) pattern reaches `on_miss.threshold` misses within the last
 `window_hours`, one miss-priority job is enqueued for the missed artifact (and
-path), at the commit the branch was last planned from. The ledger's dedupe key
+path), at the branch head. A stale hit (built at an older commit whose inputs changed since)
+counts like a miss; a job already warming that artifact at the head (say, the commit refresh) is
+returned instead of a new one. The ledger's dedupe key
 keeps it from being enqueued again while it is queued, claimed or running.
 
 `max_jobs_per_hour` caps how many miss jobs become available in each clock
@@ -18,12 +20,12 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
-from warmer.ledger.models import BranchState, CacheLookup, Job, JobStatus, Repository, Trigger
+from warmer.ledger.models import BranchHead, CacheLookup, Job, JobStatus, Repository, Trigger
 from warmer.queues import priority_for
 from warmer.settings import Settings
 
@@ -49,22 +51,25 @@ def observe_miss(
                 CacheLookup.task_type == task_type,
                 CacheLookup.repo_id == repo.id,
                 CacheLookup.artifact_type == artifact_type,
-                CacheLookup.hit.is_(False),
+                or_(CacheLookup.hit.is_(False), CacheLookup.stale.is_(True)),  # a stale hit is a miss
                 CacheLookup.at >= now - timedelta(hours=on_miss.window_hours),
             )
         ).scalar_one()
         if misses < on_miss.threshold:
             return None
-        base = session.get(BranchState, (repo.id, repo.branch))
-        if base is None:
+        head = session.get(BranchHead, (repo.id, repo.branch))
+        if head is None:
             log.info(
                 "miss threshold reached for %s/%s but the branch was never warmed", repo.name, artifact_type
             )
             return None
+        warming = _already_warming(session, repo.id, repo.branch, head.commit, artifact_type, path)
+        if warming is not None:  # e.g. the commit refresh that will make a stale hit fresh
+            return transitions.Enqueued(warming.id, False, warming.trigger, warming.priority)
         spec = transitions.JobSpec(
             repo_id=repo.id,
             branch=repo.branch,
-            commit=base.commit,
+            commit=head.commit,
             artifact_type=artifact_type,
             trigger=Trigger.MISS,
             scope=(path,) if path else None,
@@ -90,6 +95,22 @@ def observe_miss(
         misses, repo.name, artifact_type, task_type, on_miss.window_hours, enqueued.job_id, slot.isoformat(),
     )  # fmt: skip
     return enqueued
+
+
+def _already_warming(
+    session: Session, repo_id: int, branch: str, commit: str, artifact_type: str, path: str
+) -> Job | None:
+    """An active job (any trigger) that will write this artifact, and this path, at this commit."""
+    jobs = session.execute(
+        select(Job).where(
+            Job.repo_id == repo_id,
+            Job.branch == branch,
+            Job.commit == commit,
+            Job.artifact_type == artifact_type,
+            Job.status.in_(JobStatus.active()),
+        )
+    ).scalars()
+    return next((job for job in jobs if job.scope is None or not path or path in job.scope), None)
 
 
 def _failed_before(session: Session, dedupe_key: str) -> bool:

@@ -2,7 +2,8 @@
 
 Every POLL_INTERVAL_SECS: heartbeat this instance (every HEARTBEAT_SECS), and,
 if this instance holds the leader lease, reap stale jobs, plan commit triggers
-whose debounce window has closed, notice a broker that
+whose debounce window has closed, carry cache refs forward to branch heads
+(cache/freshness.py), notice a broker that
 lost its messages, publish due jobs that have no message (retries after their
 backoff, jobs enqueued while the broker was down), and mark silent instances
 stopped. One leader at a time, by a lease in the ledger (see leader.py).
@@ -18,6 +19,7 @@ from celery import Celery
 
 from warmer import publisher
 from warmer.broker import BrokerProbe
+from warmer.cache import freshness
 from warmer.ledger.db import Database
 from warmer.settings import Settings
 from warmer.triggers import commit as commit_triggers
@@ -87,6 +89,7 @@ class Maintenance:
         now = self.db.now()
         self.reaper.run_once(now)
         commit_triggers.plan_due(self.db, self.warmer_settings, actor=f"leader:{self.instance_id}")
+        freshness.sweep(self.db, self.warmer_settings)
         publisher.reconcile_broker_epoch(self.db, self.probe)
         published = publisher.publish_due(self.app, self.db)
         if published:

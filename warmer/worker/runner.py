@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from warmer.artifacts import registry
 from warmer.artifacts.base import GenerationContext, JobLost, JobTimedOut, PermanentError
+from warmer.cache import freshness
 from warmer.cache.extracts import DbExtractCache
 from warmer.cache.store import write_result
 from warmer.git import mirror
@@ -167,7 +168,17 @@ class JobRunner:
                 raise JobLost(claim.job_id)
             self.connection.forget_lock()
         log.info("completed job job_id=%s artifact_type=%s", claim.job_id, claim.artifact_type)
+        self._catch_up(claim, snapshot)
         return RunReport(claim.job_id, Outcome.COMPLETED)
+
+    def _catch_up(self, claim: transitions.Claim, snapshot: Snapshot) -> None:
+        """Pushes may have moved the head while the job ran: carry its refs forward where nothing
+        they read changed since. Best effort: the leader's sweep retries what fails here."""
+        try:
+            with self.connection.transaction() as conn:
+                freshness.advance(conn, snapshot.repo, claim.repo_id, claim.branch, [claim.artifact_type])
+        except Exception:
+            log.exception("job_id=%s: cannot carry its refs to the branch head", claim.job_id)
 
     def _source(self, repo_id: int) -> _Source:
         if repo_id not in self._sources:

@@ -92,8 +92,6 @@ class KnownFailureFingerprint:
             "artifact_type": self.artifact_type,
             "generator_version": self.version,
             "fingerprint_version": FINGERPRINT_VERSION,
-            "repo": ctx.repo_name,
-            "commit": ctx.commit,
             "tree": ctx.snapshot.tree_id,
             "ci": systems,
             "test_commands": test_commands,

@@ -94,8 +94,7 @@ class FileSummary:
         index = {
             "artifact_type": self.artifact_type,
             "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "commit": ctx.commit,
+            "tree": ctx.snapshot.tree_id,
             "files": summarized,
             "truncated": truncated,
             "skipped": sorted((s for s in skipped if s["path"] in key_set), key=lambda s: s["path"]),

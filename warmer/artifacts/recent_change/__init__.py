@@ -1,6 +1,7 @@
 """recent_change_summary: what one commit changed, for an agent picking up the branch.
 
-Per commit: message and author, each changed file with its ± lines, symbols
+Per commit (keyed by the commit, its parents and the base, never by its tree): message and
+author, the commits it covers since the base, each changed file with its ± lines, symbols
 added/removed/changed (both sides' symbols, cached per blob), the tests the
 change affects, and dependency changes in manifests. The diff is against
 `params["base_commit"]` (the commit the branch was last planned from) when
@@ -14,6 +15,8 @@ modules, with the shortest chain as proof (`impact.py`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,9 +33,11 @@ from warmer.artifacts.relevance import ReadBlob, Refresh
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
 from warmer.artifacts.test_map import is_subject
 from warmer.artifacts.test_map.naming import NameIndex, test_name
+from warmer.git import mirror
 from warmer.git.diff import ChangeKind, PathChange, tree_diff
 
 DEFAULT_MAX_FILES = 500
+MAX_SPAN_COMMITS = 50
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 CHECKPOINT_EVERY = 50
 TEXT_SYMBOLS = 5
@@ -51,6 +56,37 @@ def _tree_of(repo: Repo, commit: str) -> str:
     if not isinstance(obj, Commit):
         raise PermanentError(f"base_commit {commit} is not a commit")
     return obj.tree.decode()
+
+
+def _span(ctx: GenerationContext, commit: Commit, base: str | None) -> dict[str, Any]:
+    """The commits the summary covers: from `base` (the last commit the branch was refreshed at)
+    to this one along first parents, and whether the branch moved forward (`fast_forward` false:
+    history was rewritten, e.g. a force-push, and the diff is against what the cache held)."""
+    first_parent = commit.parents[0].decode() if commit.parents else None
+    if base is None or base == first_parent:
+        return {"fast_forward": True, "commits": [_brief(ctx.commit, commit)]}
+    repo = ctx.snapshot.repo
+    chain, current = [], ctx.commit
+    while current != base and len(chain) < MAX_SPAN_COMMITS:
+        obj = repo[current.encode()]
+        assert isinstance(obj, Commit)
+        chain.append(_brief(current, obj))
+        if not obj.parents:
+            break
+        current = obj.parents[0].decode()
+    if current == base:
+        return {"fast_forward": True, "commits": chain}
+    if mirror.is_ancestor(ctx.snapshot.path, base, ctx.commit):  # reached through a merge, or too far
+        return {"fast_forward": True, "commits": chain, "commits_truncated": len(chain) >= MAX_SPAN_COMMITS}
+    return {"fast_forward": False, "commits": chain[:1]}  # a rewrite: what it replaced is not listed
+
+
+def _brief(sha: str, commit: Commit) -> dict[str, str]:
+    return {
+        "commit": sha,
+        "subject": commit.message.decode("utf-8", "replace").strip().split("\n", 1)[0].strip(),
+        "author": _person(commit.author),
+    }
 
 
 def _order(symbol: dict[str, Any]) -> tuple[str, int, str, str]:
@@ -124,13 +160,14 @@ class RecentChangeSummary:
             if any(is_manifest(p) for p in change.paths):
                 manifests.append(manifest_change(change.path, old, new))
         cache.flush()
+        parents = [parent.decode() for parent in commit.parents]
         payload: dict[str, Any] = {
             "artifact_type": self.artifact_type,
             "generator_version": self.version,
-            "repo": ctx.repo_name,
-            "branch": ctx.branch,
             "commit": ctx.commit,
+            "parents": parents,
             "base_commit": base,
+            **_span(ctx, commit, base),
             "message": ctx.snapshot.message,
             "subject": ctx.snapshot.message.strip().split("\n", 1)[0].strip(),
             "author": _person(commit.author),
@@ -147,8 +184,11 @@ class RecentChangeSummary:
             "manifest_changes": sorted(manifests, key=lambda m: m["manifest"]),
         }
         payload["text"] = summary_text(payload)
+        # Keyed by the commit, never its tree: a revert, an empty commit or a merge that keeps its
+        # first parent's tree is a new commit with a summary of its own.
+        source = hashlib.sha256(json.dumps([ctx.commit, parents, base]).encode()).hexdigest()
         return ArtifactResult(
-            [Entry("", ctx.snapshot.tree_id, payload)],
+            [Entry("", source, payload)],
             calls={"extracted": cache.computed, "reused": cache.reused},
         )
 
