@@ -306,21 +306,23 @@ def test_fastapi_routes_with_router_prefix(tmp_path: Path) -> None:
     }
 
 
-def test_django_urls_and_include_prefixes(tmp_path: Path) -> None:
+def test_django_urls_served_paths_and_methods(tmp_path: Path) -> None:
     payload, _ = run(_corpus(tmp_path))
     root = [r for r in payload["routes"] if r["file"] == "site/urls.py"]
-    assert [(r["path"], r["handler"], r["line"], r["regex"]) for r in root] == [
-        ("", "views.home", 7, False),
-        ("blog/", None, 8, False),
-        (r"^archive/(?P<year>[0-9]{4})/$", "views.ArchiveView.as_view()", 9, True),
-        ("admin/", "admin.site.urls", 10, False),
+    assert [(r["method"], r["path"], r["handler"], r["line"]) for r in root] == [
+        ("ANY", "/", "views.home", 7),
+        ("ANY", "/archive/{year}/", "views.ArchiveView.as_view()", 9),
     ]
-    assert root[1]["include"] == "blog.urls" and root[1]["method"] is None
     blog = [r for r in payload["routes"] if r["file"] == "blog/urls.py"]
-    assert [(r["path"], r["handler"], r["line"], r["full_paths"]) for r in blog] == [
-        ("", "views.index", 6, ["blog/"]),
-        ("<slug:slug>/", "views.detail", 7, ["blog/<slug:slug>/"]),
+    assert [(r["method"], r["path"], r["declared_path"], r["line"]) for r in blog] == [
+        ("ANY", "/blog/", "", 6),
+        ("ANY", "/blog/{slug}/", "<slug:slug>/", 7),
     ]
+    assert {
+        "file": "site/urls.py",
+        "line": 10,
+        "reason": "mounted router not found in this commit: admin.site",
+    } in (payload["unresolved"])
 
 
 def test_express_and_koa_routes(tmp_path: Path) -> None:
@@ -340,8 +342,8 @@ def test_express_and_koa_routes(tmp_path: Path) -> None:
 def test_go_net_http_and_gin_groups(tmp_path: Path) -> None:
     payload, _ = run(_corpus(tmp_path))
     assert routes_of(payload, "go/main.go") == {
-        (None, "/hello", "hello", "net/http", 9),
-        (None, "/static/", None, "net/http", 10),
+        ("ANY", "/hello", "hello", "net/http", 9),
+        ("ANY", "/static/", None, "net/http", 10),
         ("GET", "/items/{id}", "api.getItem", "net/http", 11),
     }
     assert routes_of(payload, "go/server.go") == {
@@ -406,7 +408,7 @@ def test_broken_and_binary_files_are_reported_and_the_rest_inventoried(tmp_path:
     assert {"path": "data.json", "reason": "binary"} in payload["skipped"]
     assert not any(r["file"] in ("broken.py", "config.yaml", "README.md") for r in payload["routes"])
     assert payload["frameworks"] == {
-        "django": 6,
+        "django": 4,
         "express": 4,
         "fastapi": 6,
         "flask": 6,
