@@ -181,9 +181,6 @@ class ApiInventory:
         """Vendored code is someone else's API, not this repository's: not read."""
         return None if is_vendored(path) else api_kind(path)
 
-    def kind_of(self, path: str) -> str | None:
-        return api_kind(path)
-
     def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
         return whole_refresh(self.kind_of, changes)  # routes compose across files (prefixes, mounts)
 
