@@ -115,14 +115,14 @@ def extract_api(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
         payload["skipped"] = reason
         return payload
     text = data.decode("utf-8")
-    if not _MARKERS[kind].search(text):
-        if kind == "python":  # nothing declared here, but a package may re-export a router
-            payload.update(python_facts(text, declares=False))
-        return payload
     unsupported = _UNSUPPORTED.get(kind)
     found = sorted(set(unsupported.findall(text))) if unsupported else []
     if found:
         payload["unsupported"] = found
+    if not _MARKERS[kind].search(text):
+        if kind == "python":  # nothing declared here, but a package may re-export a router
+            payload.update(python_facts(text, declares=False))
+        return payload
     try:
         if kind == "python":
             payload.update(python_facts(text))
