@@ -3,6 +3,7 @@
     pypi_sdist("flask", "3.0.3")              the unpacked sdist (PyPI's JSON API, sha256 checked)
     npm_package("express", "4.21.2")          the unpacked `npm pack` tarball (the registry's, integrity checked)
     debian_package("golang-github-go-chi-chi-dev")   the unpacked .deb (`apt-get download`)
+    debian_package("librust-axum-dev", "trixie")     … from another Debian suite (a private list)
     git_repo_of(source, dest)                 a one-commit git repository holding a copy of `source`
     release_history("attrs", versions, dest)  successive sdists committed in order: a real history
 
@@ -148,14 +149,44 @@ def npm_package(name: str, version: str) -> Path:
         return _single_child(target)
 
 
-def debian_package(name: str) -> Path:
-    """The unpacked binary package `name` (Debian's -dev packages carry Go, Rust and Java sources)."""
-    with _locked(f"deb-{name}") as target:
+def _apt_options(suite: str) -> list[str]:
+    """apt-get options for a private package list of another Debian suite (the machine's own apt
+    configuration is left alone), refreshed once into the cache."""
+    root = CACHE / f"apt-{suite}"
+    with _locked(f"apt-{suite}") as _:
+        if not (root / "lists").is_dir():
+            for folder in ("lists/partial", "cache/archives/partial"):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+            (root / "sources.list").write_text(f"deb http://deb.debian.org/debian {suite} main\n")
+        options = [
+            f"-oDir::Etc::SourceList={root / 'sources.list'}",
+            "-oDir::Etc::SourceParts=/dev/null",
+            f"-oDir::State::Lists={root / 'lists'}",
+            f"-oDir::Cache={root / 'cache'}",
+        ]
+        if not any((root / "lists").glob("*Packages*")):
+            updated = subprocess.run(
+                ["apt-get", "-q", *options, "update"], capture_output=True, text=True, timeout=600
+            )
+            if updated.returncode != 0:
+                raise CorpusUnavailable(f"apt-get update ({suite}): {updated.stderr.strip()}")
+    return options
+
+
+def debian_package(name: str, suite: str | None = None) -> Path:
+    """The unpacked binary package `name` (Debian's -dev packages carry Go, Rust and Java sources),
+    from the machine's own suite, or from another `suite` (e.g. "trixie") through a private list."""
+    with _locked(f"deb-{name}" + (f"-{suite}" if suite else "")) as target:
         if not target.exists():
+            options = _apt_options(suite) if suite else []
             staging = Path(tempfile.mkdtemp(dir=CACHE, prefix=".staging-"))
             try:
                 fetched = subprocess.run(
-                    ["apt-get", "download", name], cwd=staging, capture_output=True, text=True, timeout=600
+                    ["apt-get", *options, "download", name],
+                    cwd=staging,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
                 )
                 if fetched.returncode != 0:
                     raise CorpusUnavailable(f"apt-get download {name}: {fetched.stderr.strip()}")

@@ -306,21 +306,23 @@ def test_fastapi_routes_with_router_prefix(tmp_path: Path) -> None:
     }
 
 
-def test_django_urls_and_include_prefixes(tmp_path: Path) -> None:
+def test_django_urls_served_paths_and_methods(tmp_path: Path) -> None:
     payload, _ = run(_corpus(tmp_path))
     root = [r for r in payload["routes"] if r["file"] == "site/urls.py"]
-    assert [(r["path"], r["handler"], r["line"], r["regex"]) for r in root] == [
-        ("", "views.home", 7, False),
-        ("blog/", None, 8, False),
-        (r"^archive/(?P<year>[0-9]{4})/$", "views.ArchiveView.as_view()", 9, True),
-        ("admin/", "admin.site.urls", 10, False),
+    assert [(r["method"], r["path"], r["handler"], r["line"]) for r in root] == [
+        ("ANY", "/", "views.home", 7),
+        ("ANY", "/archive/{year}/", "views.ArchiveView.as_view()", 9),
     ]
-    assert root[1]["include"] == "blog.urls" and root[1]["method"] is None
     blog = [r for r in payload["routes"] if r["file"] == "blog/urls.py"]
-    assert [(r["path"], r["handler"], r["line"], r["full_paths"]) for r in blog] == [
-        ("", "views.index", 6, ["blog/"]),
-        ("<slug:slug>/", "views.detail", 7, ["blog/<slug:slug>/"]),
+    assert [(r["method"], r["path"], r["declared_path"], r["line"]) for r in blog] == [
+        ("ANY", "/blog/", "", 6),
+        ("ANY", "/blog/{slug}/", "<slug:slug>/", 7),
     ]
+    assert {
+        "file": "site/urls.py",
+        "line": 10,
+        "reason": "mounted router not found in this commit: admin.site",
+    } in (payload["unresolved"])
 
 
 def test_express_and_koa_routes(tmp_path: Path) -> None:
@@ -340,8 +342,8 @@ def test_express_and_koa_routes(tmp_path: Path) -> None:
 def test_go_net_http_and_gin_groups(tmp_path: Path) -> None:
     payload, _ = run(_corpus(tmp_path))
     assert routes_of(payload, "go/main.go") == {
-        (None, "/hello", "hello", "net/http", 9),
-        (None, "/static/", None, "net/http", 10),
+        ("ANY", "/hello", "hello", "net/http", 9),
+        ("ANY", "/static/", None, "net/http", 10),
         ("GET", "/items/{id}", "api.getItem", "net/http", 11),
     }
     assert routes_of(payload, "go/server.go") == {
@@ -406,7 +408,7 @@ def test_broken_and_binary_files_are_reported_and_the_rest_inventoried(tmp_path:
     assert {"path": "data.json", "reason": "binary"} in payload["skipped"]
     assert not any(r["file"] in ("broken.py", "config.yaml", "README.md") for r in payload["routes"])
     assert payload["frameworks"] == {
-        "django": 6,
+        "django": 4,
         "express": 4,
         "fastapi": 6,
         "flask": 6,
@@ -435,3 +437,135 @@ def test_reuse_by_blob_and_determinism(tmp_path: Path) -> None:
     assert calls == {"extracted": 1, "reused": 15}
     assert ("POST", "/signin", "login", "flask", 12) in routes_of(second, "web/app.py")
     assert routes_of(second, "svc/main.py") == routes_of(first, "svc/main.py")
+
+
+def served(payload: dict[str, Any], framework: str) -> set[tuple[str, str]]:
+    return {(r["method"], r["path"]) for r in payload["routes"] if r["framework"] == framework}
+
+
+def test_prefixes_joined_across_modules_and_functions(tmp_path: Path) -> None:
+    """Flask blueprints registered elsewhere (a module that never names Flask), FastAPI routers
+    included from another module, Express routers mounted by import, Go groups passed into
+    functions, chi Route/Mount, axum nest, actix scope: the full served path, and test files marked."""
+    repo = make_repo(
+        tmp_path / "composed",
+        {
+            "shop/__init__.py": "from .blueprints import shop_bp\n",
+            "shop/blueprints.py": "from flask import Blueprint\nshop_bp = Blueprint('shop', __name__)\n",
+            "shop/views.py": "from .blueprints import shop_bp\n\n@shop_bp.route('/cart', methods=['POST'])\ndef cart():\n    pass\n",
+            "app.py": "from flask import Flask\nfrom shop import shop_bp\napp = Flask(__name__)\n"
+            "app.register_blueprint(shop_bp, url_prefix='/shop')\n",
+            "api/items.py": "from fastapi import APIRouter\nrouter = APIRouter(prefix='/items')\n\n"
+            "@router.get('/{item_id}')\ndef item(item_id: int):\n    pass\n",
+            "api/main.py": "from fastapi import FastAPI\nfrom api.items import router as items\napp = FastAPI()\n"
+            "app.include_router(items, prefix='/v1')\n",
+            "web/users.js": "const express = require('express');\nconst router = express.Router();\n"
+            "router.get('/:id', show);\nmodule.exports = router;\n",
+            "web/server.js": "const express = require('express');\nconst users = require('./users');\n"
+            "const app = express();\napp.use('/users', users);\n",
+            "srv/routes.go": 'package srv\n\nimport "github.com/gin-gonic/gin"\n\n'
+            'func Register(g *gin.RouterGroup) {\n\tg.GET("/ping", ping)\n}\n',
+            "srv/main.go": 'package srv\n\nimport "github.com/gin-gonic/gin"\n\n'
+            'func Run() {\n\tr := gin.New()\n\tv1 := r.Group("/v1")\n\tRegister(v1)\n}\n',
+            "ch/main.go": 'package main\n\nimport "github.com/go-chi/chi/v5"\n\n'
+            'func main() {\n\tr := chi.NewRouter()\n\tr.Route("/articles", func(r chi.Router) {\n'
+            '\t\tr.Get("/{id}", get)\n\t})\n\tr.Mount("/admin", admin())\n}\n\n'
+            'func admin() chi.Router {\n\tr := chi.NewRouter()\n\tr.Post("/users", add)\n\treturn r\n}\n',
+            "rs/main.rs": "use axum::{routing::get, Router};\n\nfn api() -> Router {\n"
+            '    Router::new().route("/users", get(list).post(create))\n}\n\n'
+            'fn app() -> Router {\n    Router::new().nest("/api", api())\n}\n',
+            "rs/web.rs": 'use actix_web::{get, web, App};\n\n#[get("/show")]\nasync fn show() {}\n\n'
+            'fn app() {\n    App::new().service(web::scope("/s").service(show));\n}\n',
+            "tests/test_app.py": "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/fixture')\ndef f():\n    pass\n",
+            "legacy.py": "import bottle\n",
+        },
+    )
+    payload, _ = run(repo)
+    assert served(payload, "flask") == {("POST", "/shop/cart"), ("GET", "/fixture")}
+    assert served(payload, "fastapi") == {("GET", "/v1/items/{item_id}")}
+    assert served(payload, "express") == {("GET", "/users/:id")}
+    assert served(payload, "gin") == {("GET", "/v1/ping")}
+    assert served(payload, "chi") == {("GET", "/articles/{id}"), ("POST", "/admin/users")}
+    assert served(payload, "axum") == {("GET", "/api/users"), ("POST", "/api/users")}
+    assert served(payload, "actix-web") == {("GET", "/s/show")}
+    fixture = next(r for r in payload["routes"] if r["path"] == "/fixture")
+    assert fixture["in_tests"] is True and payload["routes_in_tests"] == 1
+    assert not any(r["in_tests"] for r in payload["routes"] if r["path"] != "/fixture")
+    assert payload["frameworks"]["flask"] == 1  # the test file's route is not counted as served
+    assert payload["unsupported"] == [{"path": "legacy.py", "framework": "bottle"}]
+
+
+DRF_URLS = """\
+from django.urls import include, path, re_path
+from rest_framework.routers import DefaultRouter
+from .views import ArticleViewSet, feed, Profile
+
+router = DefaultRouter()
+router.register(r"articles", ArticleViewSet)
+
+urlpatterns = [
+    re_path(r"^api/", include([re_path(r"^articles/feed/?$", feed), path("profiles/<str:username>", Profile.as_view())])),
+    path("v2/", include(router.urls)),
+]
+"""
+
+DRF_VIEWS = """\
+from django.views.decorators.http import require_http_methods
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.views import APIView
+
+
+@require_http_methods(["GET"])
+def feed(request):
+    pass
+
+
+class Profile(APIView):
+    def get(self, request, username):
+        pass
+
+    def post(self, request, username):
+        pass
+
+
+class ArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_field = "slug"
+
+    @action(detail=True, methods=["post"])
+    def favorite(self, request, slug=None):
+        pass
+"""
+
+
+def test_django_include_templates_methods_and_drf_router(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "dj", {"conduit/urls.py": DRF_URLS, "conduit/views.py": DRF_VIEWS})
+    payload, _ = run(repo)
+    assert served(payload, "django") == {
+        ("GET", "/api/articles/feed/"),
+        ("GET", "/api/profiles/{username}"),
+        ("POST", "/api/profiles/{username}"),
+        ("GET", "/v2/"),
+        ("GET", "/v2/articles/"),
+        ("GET", "/v2/articles/{slug}/"),
+        ("POST", "/v2/articles/{slug}/favorite/"),
+    }
+
+
+def test_what_could_not_be_joined_is_said(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "partial",
+        {
+            "app.py": "from flask import Flask\nfrom plugins import extra\napp = Flask(__name__)\n"
+            "app.register_blueprint(extra, url_prefix=PREFIX)\n",
+            "bad.go": 'package main\n\nimport "github.com/gin-gonic/gin"\n\nfunc main() {\n\tr := gin.New(\n\tr.GET("/x", h)\n}\n',
+        },
+    )
+    payload, _ = run(repo)
+    assert {
+        "file": "app.py",
+        "line": 4,
+        "reason": "mounted router not found in this commit: extra",
+    } in payload["unresolved"]
+    error = next(e for e in payload["errors"] if e["path"] == "bad.go")
+    assert error["line"] is not None and "syntax error" in error["error"]

@@ -9,6 +9,8 @@ joined across `urls.py` files, counts per framework, and what could not be read 
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
@@ -16,10 +18,17 @@ from typing import Any
 
 import yaml
 
-from warmer.artifacts.api_inventory.code_routes import go_routes, java_routes, js_routes
+from warmer.artifacts.api_inventory.compose import compose
 from warmer.artifacts.api_inventory.contracts import graphql_contracts, openapi_contracts, proto_contracts
-from warmer.artifacts.api_inventory.python_routes import python_routes
+from warmer.artifacts.api_inventory.django_routes import django_template
+from warmer.artifacts.api_inventory.go_routes import go_facts
+from warmer.artifacts.api_inventory.java_routes import java_routes
+from warmer.artifacts.api_inventory.js_routes import js_facts
+from warmer.artifacts.api_inventory.modules import Resolver
+from warmer.artifacts.api_inventory.python_routes import python_facts
+from warmer.artifacts.api_inventory.rust_routes import rust_facts
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
+from warmer.artifacts.classify import is_test_file, is_vendored
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.relevance import ReadBlob, Refresh, whole_refresh
 from warmer.artifacts.symbols.extract import skip_reason
@@ -39,6 +48,7 @@ _KINDS = {
     ".tsx": "tsx",
     ".go": "go",
     ".java": "java",
+    ".rs": "rust",
     ".yaml": "openapi",
     ".yml": "openapi",
     ".json": "openapi",
@@ -47,18 +57,45 @@ _KINDS = {
     ".gql": "graphql",
     ".proto": "proto",
 }
-# A file whose text has none of its kind's tokens cannot declare an API: it is not parsed.
-_TOKENS = {
-    "python": ("route", "get(", "post(", "put(", "patch(", "delete(", "websocket(", "path(", "url("),
-    "javascript": ("express", "koa"),
-    "typescript": ("express", "koa"),
-    "tsx": ("express", "koa"),
-    "go": ("HandleFunc", "Handle(", "GET(", "POST(", "Get(", "Post(", "PUT(", "DELETE(", "Any("),
-    "java": ("Mapping",),
-    "openapi": ("openapi", "swagger"),
-    "graphql": ("type ", "schema"),
-    "proto": ("service ",),
+# A file whose text matches none of its kind's markers cannot declare, mount or export a router:
+# it is not parsed (a regex search runs in C; most files of a large repository stop here).
+_MARKERS = {
+    "python": re.compile(
+        r"flask|fastapi|django|rest_framework|starlette|Blueprint|APIRouter|add_url_rule|add_resource"
+        r"|^\s*@[\w.]+\.(?:route|get|post|put|patch|delete|api_route|websocket)\(",
+        re.MULTILINE,
+    ),
+    "javascript": re.compile(
+        r"express|koa|Router|\.(?:get|post|put|patch|delete|del|all|use|route)\(\s*['\"`]|\.routes\(\)"
+        r"|export\s*\{[^}]*\}\s*from|module\.exports\s*=\s*require"
+    ),
+    "go": re.compile(r'"(?:net/http|github\.com/(?:gin-gonic/gin|labstack/echo|go-chi/chi|gorilla/mux))'),
+    "java": re.compile(r"Mapping"),
+    "rust": re.compile(r"axum|actix_web"),
+    "openapi": re.compile(r"openapi|swagger"),
+    "graphql": re.compile(r"type |schema"),
+    "proto": re.compile(r"service "),
 }
+_MARKERS["typescript"] = _MARKERS["tsx"] = _MARKERS["javascript"]
+# Web frameworks this inventory does not read yet: a file importing one is reported, so an empty
+# route list is never mistaken for "this repository serves no HTTP".
+_UNSUPPORTED = {
+    "python": re.compile(
+        r"^\s*(?:from|import)\s+(bottle|tornado|aiohttp|sanic|falcon|pyramid|litestar|quart|cherrypy)\b",
+        re.MULTILINE,
+    ),
+    "javascript": re.compile(
+        r"""(?:require\(\s*|from\s+)['"](fastify|@hapi/hapi|hapi|@nestjs/common|restify|hono)['"]"""
+    ),
+    "go": re.compile(
+        r'"(github\.com/gofiber/fiber|github\.com/julienschmidt/httprouter|github\.com/beego/beego)'
+    ),
+    "java": re.compile(
+        r"^import\s+(javax\.ws\.rs|jakarta\.ws\.rs|io\.micronaut\.http|io\.vertx)", re.MULTILINE
+    ),
+    "rust": re.compile(r"^\s*use\s+(rocket|warp|poem|tide|salvo)\b", re.MULTILINE),
+}
+_UNSUPPORTED["typescript"] = _UNSUPPORTED["tsx"] = _UNSUPPORTED["javascript"]
 
 
 def api_kind(path: str) -> str | None:
@@ -67,22 +104,34 @@ def api_kind(path: str) -> str | None:
 
 
 def extract_api(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
-    """The routes and contracts one file's content declares (independent of its path)."""
+    """The route facts and contracts one file's content declares (independent of its path).
+
+    `routes` are the file's own declarations (paths as written, on the router they name); the
+    reduce joins them with mounts, imports and exports across files into served paths.
+    """
     payload: dict[str, Any] = {"kind": kind, "size": len(data), "routes": [], "contracts": []}
     reason = skip_reason(data, max_bytes)
     if reason:
         payload["skipped"] = reason
         return payload
     text = data.decode("utf-8")
-    if not any(token in text for token in _TOKENS[kind]):
+    unsupported = _UNSUPPORTED.get(kind)
+    found = sorted(set(unsupported.findall(text))) if unsupported else []
+    if found:
+        payload["unsupported"] = found
+    if not _MARKERS[kind].search(text):
+        if kind == "python":  # nothing declared here, but a package may re-export a router
+            payload.update(python_facts(text, declares=False))
         return payload
     try:
         if kind == "python":
-            payload["routes"] = python_routes(text)
+            payload.update(python_facts(text))
         elif kind in ("javascript", "typescript", "tsx"):
-            payload["routes"] = js_routes(kind, text)
+            payload.update(js_facts(kind, text))
         elif kind == "go":
-            payload["routes"] = go_routes(text)
+            payload.update(go_facts(text))
+        elif kind == "rust":
+            payload.update(rust_facts(text))
         elif kind == "java":
             payload["routes"] = java_routes(text)
         elif kind == "openapi":
@@ -93,10 +142,15 @@ def extract_api(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
             payload["contracts"] = proto_contracts(text)
     except SyntaxError as exc:
         payload["error"] = f"SyntaxError: {exc.msg} (line {exc.lineno})"
+        payload["error_line"] = exc.lineno
     except yaml.YAMLError as exc:
         payload["error"] = f"YAMLError: {' '.join(str(exc).split())[:300]}"
     except RecursionError:
         payload["error"] = "RecursionError: nesting too deep to parse"
+    if "parse_error_line" in payload:
+        line = payload.pop("parse_error_line")
+        payload["error"] = f"syntax error at line {line} (parsed around it; routes after it may be missing)"
+        payload["error_line"] = line
     return payload
 
 
@@ -108,54 +162,24 @@ def _openapi(text: str) -> list[dict[str, Any]]:
     return openapi_contracts(text) or []
 
 
-def _module_of(path: str) -> str:
-    """`blog.urls` for `blog/urls.py` (and for `src/blog/urls.py`, matched by suffix)."""
-    return str(PurePosixPath(path).with_suffix("")).replace("/", ".")
+def _normalize(framework: str, path: str) -> str:
+    """The served path as one template: Django patterns rewritten, an empty path served at `/`."""
+    if framework == "django":
+        return django_template(path)
+    return path or "/"
 
 
-def _join_django(routes: list[dict[str, Any]]) -> None:
-    """Give routes of an included urls module the prefix of every `include()` leading to it.
-
-    `full_paths` lists the URL prefixes from the root urls (a module nobody includes); a module
-    included from two places has two. Cycles and modules not in the commit are left as they are.
-    """
-    by_module: dict[str, list[dict[str, Any]]] = {}
-    for route in routes:
-        if route["framework"] == "django":
-            by_module.setdefault(_module_of(route["file"]), []).append(route)
-
-    def find(module: str) -> str | None:
-        return next((m for m in by_module if m == module or m.endswith("." + module)), None)
-
-    includes: dict[str, list[tuple[str, str]]] = {}  # module -> [(including module, prefix)]
-    for module, module_routes in by_module.items():
-        for route in module_routes:
-            target = find(route["include"]) if route.get("include") else None
-            if target is not None:
-                includes.setdefault(target, []).append((module, route["path"]))
-
-    def prefixes(module: str, seen: frozenset[str]) -> list[str]:
-        if module not in includes:
-            return [""]
-        found = []
-        for parent, prefix in includes[module]:
-            if parent not in seen:
-                found += [p + prefix for p in prefixes(parent, seen | {module})]
-        return found or [""]
-
-    for module, module_routes in by_module.items():
-        if module in includes:
-            full = sorted(set(prefixes(module, frozenset())))
-            for route in module_routes:
-                route["full_paths"] = [p + route["path"] for p in full]
+def _route_key(route: dict[str, Any]) -> tuple[Any, ...]:
+    return (route["file"], route["line"], route["path"], route["method"] or "", route.get("handler") or "")
 
 
 class ApiInventory:
     artifact_type = "api_inventory"
-    version = "1"
+    version = "2"
 
     def kind_of(self, path: str) -> str | None:
-        return api_kind(path)
+        """Vendored code is someone else's API, not this repository's: not read."""
+        return None if is_vendored(path) else api_kind(path)
 
     def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
         return whole_refresh(self.kind_of, changes)  # routes compose across files (prefixes, mounts)
@@ -166,45 +190,62 @@ class ApiInventory:
             ctx, self.kind_of, lambda _path, kind, data: extract_api(kind, data, max_bytes), max_bytes
         )
         wanted = [(item.path, item.blob, item.kind) for item in done.wanted]
-        payload = self._reduce(ctx, wanted, done.results, done.skipped, max_bytes)
-        return ArtifactResult(
-            [Entry("", ctx.snapshot.tree_id, payload)],
-            calls=done.calls,
-        )
-
-    def _reduce(
-        self,
-        ctx: GenerationContext,
-        wanted: list[tuple[str, str, str]],
-        results: dict[tuple[str, str], dict[str, Any]],
-        skipped: list[dict[str, str]],
-        max_bytes: int,
-    ) -> dict[str, Any]:
-        routes: list[dict[str, Any]] = []
-        contracts: list[dict[str, Any]] = []
-        errors: list[dict[str, str]] = []
-        for path, blob, kind in sorted(wanted):
-            extract = results[(blob, kind)]
-            reason = extract.get("skipped") or ("too_large" if extract["size"] > max_bytes else None)
-            if reason:
-                skipped.append({"path": path, "reason": reason})
-                continue
-            if extract.get("error"):
-                errors.append({"path": path, "error": extract["error"]})
-            routes.extend({**route, "file": path} for route in extract["routes"])
-            contracts.extend({**contract, "file": path} for contract in extract["contracts"])
-        _join_django(routes)
-        routes.sort(key=lambda r: (r["file"], r["line"], r["path"], r["method"] or ""))
-        contracts.sort(key=lambda c: (c["file"], c["line"], c["kind"]))
-        frameworks = Counter(r["framework"] for r in routes) + Counter(c["kind"] for c in contracts)
-        return {
+        payload = {
             **whole_repository_header(self, ctx),
-            "routes": routes,
-            "contracts": contracts,
-            "frameworks": dict(sorted(frameworks.items())),
-            "errors": errors,
-            "skipped": sorted(skipped, key=lambda s: (s["path"], s["reason"])),
+            **reduce_api(wanted, done.results, done.skipped, max_bytes, done.all_paths),
         }
+        return ArtifactResult([Entry("", ctx.snapshot.tree_id, payload)], calls=done.calls)
 
 
-__all__ = ["ApiInventory", "api_kind", "extract_api"]
+def reduce_api(
+    wanted: list[tuple[str, str, str]],
+    results: dict[tuple[str, str], dict[str, Any]],
+    skipped: list[dict[str, str]],
+    max_bytes: int,
+    all_paths: set[str],
+) -> dict[str, Any]:
+    """The commit's inventory from its files' extracts: served routes, contracts, and what could not
+    be read (errors with file and line, unsupported frameworks, mounts and prefixes not resolved)."""
+    extracts: list[tuple[str, dict[str, Any]]] = []
+    contracts: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    unsupported: list[dict[str, str]] = []
+    skipped = list(skipped)
+    for path, blob, kind in sorted(wanted):
+        extract = results[(blob, kind)]
+        reason = extract.get("skipped") or ("too_large" if extract["size"] > max_bytes else None)
+        if reason:
+            skipped.append({"path": path, "reason": reason})
+            continue
+        if extract.get("error"):
+            errors.append({"path": path, "line": extract.get("error_line"), "error": extract["error"]})
+        unsupported += [{"path": path, "framework": name} for name in extract.get("unsupported", [])]
+        extracts.append((path, extract))
+        contracts.extend({**contract, "file": path} for contract in extract["contracts"])
+    skipped += [{"path": p, "reason": "vendored"} for p in all_paths if api_kind(p) and is_vendored(p)]
+    routes, unresolved = compose(extracts, Resolver(extracts, all_paths), _normalize)
+    for route in routes:
+        route["in_tests"] = is_test_file(route["file"])
+    routes = sorted({json_key(r): r for r in routes}.values(), key=_route_key)
+    contracts.sort(key=lambda c: (c["file"], c["line"], c["kind"]))
+    served = [r for r in routes if not r["in_tests"]]
+    frameworks = Counter(r["framework"] for r in served) + Counter(c["kind"] for c in contracts)
+    return {
+        "routes": routes,
+        "contracts": contracts,
+        "frameworks": dict(sorted(frameworks.items())),
+        "routes_in_tests": len(routes) - len(served),
+        "errors": errors,
+        "unsupported": sorted(unsupported, key=lambda u: (u["path"], u["framework"])),
+        "unresolved": sorted(unresolved, key=lambda u: (u["file"], u["line"], u["reason"])),
+        "skipped": sorted(skipped, key=lambda s: (s["path"], s["reason"])),
+    }
+
+
+def json_key(route: dict[str, Any]) -> str:
+    """Two declarations that serve the same thing at the same line (one router mounted twice the same
+    way) are one route."""
+    return json.dumps(route, sort_keys=True, default=str)
+
+
+__all__ = ["ApiInventory", "api_kind", "extract_api", "reduce_api"]
