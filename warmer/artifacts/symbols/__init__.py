@@ -21,7 +21,7 @@ DEFAULT_MAX_FILE_BYTES = 1_000_000  # generated or minified beyond this; parsing
 
 class SymbolIndex:
     artifact_type = "symbol_index"
-    version = "1"
+    version = "2"
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
