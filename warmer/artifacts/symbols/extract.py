@@ -89,6 +89,11 @@ _TYPING_FACTORIES = frozenset({"TypeVar", "NewType", "ParamSpec", "TypeVarTuple"
 _CONSTANT_NAME = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 _COMMENT_MARKS = re.compile(r"^(?:/\*+!?|\*+/?|//[/!]?|#+)\s?")
 _XML_TAG = re.compile(r"<[^>]+>")
+# `class GTEST_API_ Foo {`: an export macro between the keyword and the name, which the C++ grammar
+# reads as the name. Blanking it (same length, so every line and column stays) lets it read the class.
+_EXPORT_MACRO = re.compile(
+    rb"\b(?:class|struct|union)[ \t]+([A-Z][A-Z0-9_]*)[ \t]+(?=[A-Za-z_]\w*[ \t\r\n]*(?:[:{]|final\b))"
+)
 _LOOKS_CPP = re.compile(rb"^\s*(?:namespace\b|class\s+\w|template\s*<|public:|private:)|::", re.MULTILINE)
 
 
@@ -148,6 +153,17 @@ def _declarator(node: Node) -> tuple[Node | None, bool]:
     return current, is_function
 
 
+def _export_macro_class(node: Node, target: Node | None) -> str | None:
+    """`class GTEST_API_ Foo {...}`: an export macro before the name makes the C++ grammar read a
+    class as a function `GTEST_API_ Foo {...}` whose declarator is the name; returns its kind."""
+    shape = node.child_by_field_name("type")
+    if node.type != "function_definition" or target is None or target.type != "identifier" or shape is None:
+        return None
+    kinds = {"class_specifier": "class", "struct_specifier": "struct", "union_specifier": "struct"}
+    macro = _text(shape.child_by_field_name("name"))
+    return kinds.get(shape.type) if macro and _CONSTANT_NAME.match(macro) else None
+
+
 def _base_type_name(node: Node | None) -> str:
     """`Foo` from `Foo<T>`, `&'a Foo`, `fmt::Foo` or `*Foo[T]` (Rust impl targets, Go receivers)."""
     while node is not None and node.type not in ("type_identifier", "identifier"):
@@ -200,6 +216,12 @@ def _member_target(node: Node) -> tuple[str, str | None, str]:
     name = _text(left.child_by_field_name("property"))
     owner = " ".join(_text(left.child_by_field_name("object")).split())
     kind = "class" if right.type == "class" else "method"
+    if (owner, name) == ("module", "exports"):  # `module.exports = function query() {...}`
+        return (
+            _text(right.child_by_field_name("name")),
+            None,
+            "class" if right.type == "class" else "function",
+        )
     if owner.endswith(".prototype"):
         owner = owner[: -len(".prototype")]
     elif owner in ("exports", "module.exports"):
@@ -210,8 +232,12 @@ def _member_target(node: Node) -> tuple[str, str | None, str]:
 
 
 def _anonymous(node: Node, language: str, kind: str) -> bool:
-    """A definition no name reaches from outside its body (see `_ANONYMOUS_SCOPES`)."""
+    """A definition no name reaches from outside its body (see `_ANONYMOUS_SCOPES`), or one that
+    another symbol already stands for (`const f = function g()`, `res.send = function send()`)."""
     parent = node.parent
+    named_elsewhere = ("variable_declarator", "assignment_expression", "pair", "public_field_definition")
+    if node.type == "function_expression" and parent is not None and parent.type in named_elsewhere:
+        return True
     grandparent = parent.parent if parent is not None else None
     if kind == "method" and grandparent is not None and grandparent.type in _ANONYMOUS_SCOPES:
         return True
@@ -435,9 +461,15 @@ def _parse(language: str, data: bytes) -> tuple[str, Node]:
     return language, _parser(language).parse(data).root_node
 
 
+def _blank_export_macros(data: bytes) -> bytes:
+    return _EXPORT_MACRO.sub(lambda m: m.group(0).replace(m.group(1), b" " * len(m.group(1))), data)
+
+
 def _extract(
     language: str, data: bytes, on_tree: Callable[[str, Node], None] | None = None
 ) -> dict[str, Any]:
+    if language in ("c", "cpp") and (b"class" in data or b"struct" in data):
+        data = _blank_export_macros(data)
     grammar, root = _parse(language, data)
     if on_tree is not None:
         on_tree(grammar, root)
@@ -463,9 +495,14 @@ def _extract(
             name, scope, kind = _member_target(node)
         elif node.type == "construct_signature":  # TypeScript `new (...): T` in an interface
             name = "new"
+        elif node.type in ("operator_declaration", "conversion_operator_declaration"):  # C#
+            shown = node.child_by_field_name("operator") or node.child_by_field_name("type")
+            name = f"operator {_text(shown)}"
         elif name_node is not None and name_node.type == "scope_resolution":  # Ruby `class A::B`
             name = _text(name_node.child_by_field_name("name"))
             scope = _text(name_node.child_by_field_name("scope")) or None
+        elif name_node is not None and name_node.type == "template_type":  # `class Foo<T*>` specialization
+            name = _text(name_node.child_by_field_name("name"))
         elif name_node is not None:
             name = _text(name_node)
         elif language == "python":  # type X = ... (Python 3.12)
@@ -474,8 +511,11 @@ def _extract(
             name = name.split("[", 1)[0]
         else:  # C and C++ declarators
             target, is_function = _declarator(node)
-            if target is None or (kind == "method" and not is_function):
-                continue
+            if target is None or (kind in ("method", "function") and not is_function):
+                exported = _export_macro_class(node, target)
+                if exported is None:
+                    continue
+                kind = exported
             name = _text(target)
             if target.type == "qualified_identifier":  # `void ns::Widget::draw() {...}`
                 while target.type == "qualified_identifier" and target.child_by_field_name("name"):

@@ -25,8 +25,12 @@ _JS = """
 (program (export_statement (lexical_declaration (variable_declarator name: (identifier) @name) @constant)))
 (program (variable_declaration (variable_declarator name: (identifier) @name) @constant))
 (program (export_statement (variable_declaration (variable_declarator name: (identifier) @name) @constant)))
+(program (lexical_declaration (variable_declarator name: [
+  (object_pattern [(shorthand_property_identifier_pattern) @name (pair_pattern value: (identifier) @name)])
+  (array_pattern (identifier) @name)]) @constant))
 (variable_declarator name: (identifier) @name
   value: [(function_expression) (arrow_function) (generator_function)]) @constant
+(function_expression name: (identifier) @name) @function
 (expression_statement (assignment_expression
   left: (member_expression property: (property_identifier))
   right: [(function_expression) (arrow_function) (generator_function) (class)]) @assigned)
@@ -34,6 +38,9 @@ _JS = """
 _TS = (
     _JS
     + """
+(program (ambient_declaration
+  [(lexical_declaration (variable_declarator name: (identifier) @name) @constant)
+   (variable_declaration (variable_declarator name: (identifier) @name) @constant)]))
 (abstract_class_declaration name: (_) @name) @class
 (interface_declaration name: (_) @name) @interface
 (type_alias_declaration name: (_) @name) @type
@@ -127,6 +134,8 @@ QUERIES: dict[str, str] = {
 (method_declaration name: (_) @name) @method
 (constructor_declaration name: (_) @name) @method
 (property_declaration name: (_) @name) @property
+(operator_declaration) @method
+(conversion_operator_declaration) @method
 (namespace_declaration name: (_) @name) @namespace
 (file_scoped_namespace_declaration name: (_) @name) @namespace
 (field_declaration (variable_declaration (variable_declarator name: (_) @name))) @constant
