@@ -47,7 +47,7 @@ def test_click_core_is_a_library_with_its_main_classes(
     click_corpus: Path, click_result: ArtifactResult
 ) -> None:
     core = by_path(click_result)["click/core.py"]
-    assert core["artifact_type"] == "file_summary" and core["generator_version"] == "2"
+    assert core["artifact_type"] == "file_summary" and core["generator_version"] == "3"
     assert core["role"] == "library" and core["language"] == "python"
     assert core["blob"] == blob_of(click_corpus, "click/core.py")
     names = [s["name"] for s in core["main_symbols"]]
@@ -224,9 +224,10 @@ def test_flask_app_counts_its_routes_and_says_so(roles_repo: Path) -> None:
     assert views["purpose"] == "User administration endpoints."
     assert views["main_symbols"][0]["name"] == "UserView"
     assert views["summary"].startswith(
-        "Route handlers (Flask): 4 routes. Defines class UserView and functions "
+        "Route handlers (Flask): 4 routes. Purpose: User administration endpoints. "
+        "Defines class UserView, functions "
     )
-    assert views["summary"].endswith("Purpose: User administration endpoints.")
+    assert views["summary"].endswith("No test reaches it through imports.")
 
 
 def test_purpose_from_comments_readme_and_manifest(roles_repo: Path) -> None:
@@ -314,14 +315,16 @@ def test_a_second_commit_extracts_only_the_changed_blob(click_corpus: Path, tmp_
     cache = CountingCache()
     first = run(click_corpus, cache)
     files = len(by_path(first)[""]["files"])
-    assert first.calls == {"extracted": files, "reused": 0} and cache.computed == files
+    # Each blob is extracted once for its facts and, for Python, once for its imports (who uses it).
+    imports = sum(1 for path in by_path(first)[""]["files"] if path.endswith(".py"))
+    assert first.calls == {"extracted": files, "reused": 0} and cache.computed == files + imports
     work = tmp_path / "clone"
     git(tmp_path, "clone", "--quiet", str(click_corpus), str(work))
     source = (work / "click/utils.py").read_text()
     write(work, {"click/utils.py": source + "\n\nclass AddedLater:\n    pass\n"})
     commit(work, "change one file")
     second = run(work, cache)
-    assert second.calls == {"extracted": 1, "reused": files - 1} and cache.computed == files + 1
+    assert second.calls == {"extracted": 1, "reused": files - 1} and cache.computed == files + imports + 2
     before, after = by_path(first), by_path(second)
     assert "AddedLater" in [s["name"] for s in after["click/utils.py"]["main_symbols"]]
     assert {p: e for p, e in before.items() if p not in ("", "click/utils.py")} == {

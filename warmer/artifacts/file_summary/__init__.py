@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.classify import is_test_file
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.file_summary.facts import extract_facts
 from warmer.artifacts.file_summary.llm import summarizer_from_env
@@ -29,18 +30,21 @@ from warmer.artifacts.file_summary.roles import (
     language_label,
     role_of,
 )
+from warmer.artifacts.recent_change.impact import reverse_imports, tests_reached
 from warmer.artifacts.relevance import ReadBlob, Refresh, per_file_refresh
 from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 DEFAULT_MAX_FILES = 2000
+IMPORTERS_KEPT = 10
+TESTS_KEPT = 5
 
 __all__ = ["DeterministicSummarizer", "FileSummary", "Summarizer"]
 
 
 class FileSummary:
     artifact_type = "file_summary"
-    version = "2"
+    version = "3"
 
     def __init__(self, summarizer: Summarizer | None = None) -> None:
         self.summarizer: Summarizer = summarizer or summarizer_from_env() or DeterministicSummarizer()
@@ -76,6 +80,9 @@ class FileSummary:
             lambda _path, kind, data: extract_facts(kind, data, max_bytes),
             max_bytes,
         )
+        # Who uses each file and which tests reach it: the reverse import graph recent_change_summary
+        # walks (dependency_graph's parsers and resolvers, Python and JavaScript/TypeScript).
+        importers = reverse_imports(ctx, max_bytes, set())
         skipped = list(done.skipped)
         summarized: list[str] = []
         results: list[Entry] = []
@@ -88,8 +95,13 @@ class FileSummary:
             if item.path in key_set:
                 summarized.append(item.path)
             if item.path in emit:
+                usage = _usage(item.path, importers)
                 results.append(
-                    Entry(item.path, item.blob, self._summary(item.path, item.blob, item.kind, facts))
+                    Entry(
+                        item.path,
+                        item.blob,
+                        self._summary(item.path, item.blob, item.kind, {**facts, **usage}),
+                    )
                 )
         index = {
             "artifact_type": self.artifact_type,
@@ -120,6 +132,27 @@ class FileSummary:
             "frameworks": facts["frameworks"],
             "lines": facts["lines"],
         }
+        if "imported_by" in facts:
+            payload.update({key: facts[key] for key in ("imported_by", "imported_by_count", "tested_by")})
         payload["summary_source"] = "deterministic"
         payload["summary"] = self.summarizer.summarize(payload)
         return payload
+
+
+_IMPORT_LANGUAGES = (".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
+
+
+def _usage(path: str, importers: dict[str, set[str]]) -> dict[str, Any]:
+    """The files importing `path` and the tests reaching it through imports (shortest chains first), for
+    the languages whose imports are resolved; other files get no such fields (not an empty list that
+    would look like "nobody uses it")."""
+    if not path.endswith(_IMPORT_LANGUAGES):
+        return {}
+    users = sorted(importers.get(path, ()), key=lambda p: (is_test_file(p), p))
+    reached = tests_reached(importers, {path}, is_test_file)
+    tests = sorted(reached, key=lambda test: (len(reached[test]), test))
+    return {
+        "imported_by": [p for p in users if not is_test_file(p)][:IMPORTERS_KEPT],
+        "imported_by_count": sum(1 for p in users if not is_test_file(p)),
+        "tested_by": tests[:TESTS_KEPT],
+    }

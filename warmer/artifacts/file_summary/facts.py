@@ -10,26 +10,24 @@ decided later in the reduce.
 
 from __future__ import annotations
 
-import ast
-import inspect
-import io
 import re
-import tokenize
 from typing import Any
 
 from warmer.artifacts.api_inventory import extract_api
+from warmer.artifacts.file_summary.docs import first_sentence, is_licence, purpose_from_code
 from warmer.artifacts.symbols.extract import extract_symbols, skip_reason
 
 TEXT_KIND = "text"  # files without a symbol grammar: manifests, configuration, CI
 MARKUP_KIND = "markup"  # README and documentation prose
 MAX_MAIN_SYMBOLS = 10
-PURPOSE_MAX = 200
 
 # The symbol grammar's name for a language → api_inventory's kind for it.
 _API_KINDS = {"python": "python", "javascript": "javascript", "typescript": "typescript", "tsx": "tsx"}
 _API_KINDS |= {"go": "go", "java": "java"}
 _TYPE_KINDS = frozenset({"class", "interface", "struct", "enum", "trait", "type", "union", "record"})
 _MAIN_KINDS = _TYPE_KINDS | {"function"}
+# `T = TypeVar("T")` is a type parameter, not something the file defines for its readers.
+_TYPE_VARIABLE = re.compile(r"=\s*(?:\w+\.)?(?:TypeVar|ParamSpec|TypeVarTuple)\(")
 
 # Content markers: name → pattern on the text. Decorators and guards are anchored at column 0 so the
 # examples in a docstring (indented) do not count.
@@ -60,39 +58,10 @@ _GENERATED_HEAD_LINES = 5
 _DESCRIPTION = re.compile(r"""^\s*"?description"?\s*[:=]\s*["']([^"'\n]+)["']""", re.MULTILINE)
 _COMMENT_LINE = re.compile(r"^\s*(?:#+!?(?=\s|$)|//[/!]?|/\*+!?|\*+/?|--|;+)\s?")
 _NOT_PURPOSE = re.compile(r"copyright|license|spdx|-\*-|^!|^\s*$|eslint|@ts-|prettier|noqa|type:", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
-
-
-def first_sentence(text: str) -> str | None:
-    """The first sentence of a paragraph, whitespace collapsed: one line an agent can read at a glance."""
-    flat = " ".join(text.split())
-    if not flat:
-        return None
-    sentence = _SENTENCE_END.split(flat, maxsplit=1)[0]
-    return sentence if len(sentence) <= PURPOSE_MAX else sentence[: PURPOSE_MAX - 1].rstrip() + "…"
-
-
-def _python_docstring(text: str) -> str | None:
-    """The module docstring's first sentence, read from the first tokens only: parsing a whole module
-    for its first statement cost more than everything else file_summary does with it."""
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENCODING):
-                continue
-            if token.type != tokenize.STRING:
-                return None
-            value = ast.literal_eval(token.string)
-            break
-        else:
-            return None
-    except (SyntaxError, ValueError, tokenize.TokenError, RecursionError, MemoryError):
-        return None
-    doc = inspect.cleandoc(value) if isinstance(value, str) else None
-    return first_sentence(doc.split("\n\n", 1)[0]) if doc else None
 
 
 def _leading_comment(text: str) -> str | None:
-    """The first meaningful comment block at the top of a file, skipping shebangs and license banners."""
+    """Configuration and CI files: the first comment block at the top that is prose, not a licence."""
     block: list[str] = []
     for line in text.splitlines()[:60]:
         stripped = line.strip()
@@ -110,7 +79,8 @@ def _leading_comment(text: str) -> str | None:
         if not body or (not block and _NOT_PURPOSE.search(body)):
             continue
         block.append(body)
-    return first_sentence(" ".join(block)) if block else None
+    text = " ".join(block)
+    return first_sentence(text) if block and not is_licence(text) else None
 
 
 def _markup_paragraph(text: str) -> str | None:
@@ -133,19 +103,16 @@ def _markup_paragraph(text: str) -> str | None:
     return first_sentence(title) if title else None
 
 
-def purpose_of(kind: str, text: str) -> str | None:
-    """What the file says it is for, from the place each kind of file says it."""
+def purpose_of(kind: str, text: str, symbols: list[dict[str, Any]] | None = None) -> str | None:
+    """What the file says it is for, from the place each kind of file says it (`docs.py` for code)."""
     if kind == MARKUP_KIND:
         return _markup_paragraph(text)
     if kind == TEXT_KIND:
         match = _DESCRIPTION.search(text)
         if match:
             return first_sentence(match.group(1))
-    if kind == "python":
-        found = _python_docstring(text)
-        if found:
-            return found
-    return _leading_comment(text)
+        return _leading_comment(text)
+    return purpose_from_code(kind, text, symbols or [])
 
 
 def _tier(kind: str) -> int:
@@ -157,7 +124,11 @@ def main_symbols(symbols: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the biggest. Overloads of one name count once."""
     top: dict[tuple[str, str], dict[str, Any]] = {}
     for symbol in symbols:
-        if symbol.get("parent") is None and symbol["kind"] in _MAIN_KINDS:
+        if (
+            symbol.get("parent") is None
+            and symbol["kind"] in _MAIN_KINDS
+            and not _TYPE_VARIABLE.search(symbol.get("signature", ""))
+        ):
             top.setdefault((symbol["name"], symbol["kind"]), symbol)
     ranked = sorted(
         top.values(),
@@ -195,17 +166,19 @@ def extract_facts(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
         "kind": kind,
         "size": len(data),
         "lines": lines,
-        "purpose": purpose_of(kind, text),
+        "purpose": None,
         "markers": sorted(markers),
         "main_symbols": [],
         "routes": 0,
         "frameworks": [],
     }
+    symbols: dict[str, Any] = {}
     if kind not in (TEXT_KIND, MARKUP_KIND):
         symbols = extract_symbols("<blob>", kind, data, max_bytes)
         facts["main_symbols"] = main_symbols(symbols.get("symbols", []))
         if symbols.get("error"):
             facts["error"] = symbols["error"]
+    facts["purpose"] = purpose_of(kind, text, symbols.get("symbols", []))
     if kind in _API_KINDS:
         api = extract_api(_API_KINDS[kind], data, max_bytes)
         facts["routes"] = len(api["routes"])

@@ -49,7 +49,10 @@ _SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "tools"})
 _MIGRATION_DIRS = frozenset({"migrations", "migration", "versions", "alembic"})
 _MODEL_NAMES = frozenset({"models.py", "model.py", "schema.py", "entities.py"})
 _DATA_EXTENSIONS = frozenset({".csv", ".tsv", ".sql", ".xml", ".jsonl", ".ndjson", ".parquet"})
-_ENTRY_NAMES = frozenset({"__main__.py", "main.py", "manage.py", "wsgi.py", "asgi.py", "app.py", "main.go"})
+# Entry points by name alone: files a tool runs by that name. `app.py` and `main.py` of a library are
+# modules like any other; they are entry points when they have a `__main__` guard (or `package main`
+# with `func main`, or a shebang under bin/), which the markers say.
+_ENTRY_NAMES = frozenset({"__main__.py", "manage.py", "wsgi.py", "asgi.py"})
 
 
 def extract_kind(path: str) -> str:
@@ -116,7 +119,11 @@ def role_of(path: str, facts: dict[str, Any]) -> str:
         return "route_handler"
     if markers & {"django_model", "sqlalchemy_model"} or (name in _MODEL_NAMES and facts.get("main_symbols")):
         return "model"
-    if markers & {"main_guard", "go_main"} or name in _ENTRY_NAMES:
+    if (
+        markers & {"main_guard", "go_main"}
+        or name in _ENTRY_NAMES
+        or ("shebang" in markers and "bin" in dirs)
+    ):
         return "entry_point"
     if "cli" in markers or pure.stem in ("cli", "commands"):
         return "cli"
@@ -152,6 +159,13 @@ _ROLE_PHRASES = {
 }
 _FRAMEWORK_NAMES = {"fastapi": "FastAPI", "django": "Django", "flask": "Flask", "express": "Express"}
 _NAMES_SHOWN = 3
+_NOT_TESTED_ROLES = frozenset({"test", "docs", "manifest", "ci", "config", "build", "data", "generated"})
+# kind → (singular, plural) in a summary: an interface is an interface, a type alias is not a class.
+_KIND_WORDS = {
+    "class": ("class", "classes"), "interface": ("interface", "interfaces"), "struct": ("struct", "structs"),
+    "enum": ("enum", "enums"), "trait": ("trait", "traits"), "type": ("type", "types"),
+    "function": ("function", "functions"), "union": ("union", "unions"), "record": ("record", "records"),
+}  # fmt: skip
 
 
 def _names(items: list[str]) -> str:
@@ -177,19 +191,29 @@ class DeterministicSummarizer:
             detail = ", ".join(x for x in (language, f"{facts['lines']} lines") if x)
             first = f"{phrase} ({detail})."
         sentences = [first]
-        symbols = facts.get("main_symbols", [])
-        types = [s["name"] for s in symbols if s["kind"] != "function"]
-        functions = [s["name"] for s in symbols if s["kind"] == "function"]
-        parts = []
-        if types:
-            parts.append(f"{'class' if len(types) == 1 else 'classes'} {_names(types)}")
-        if functions:
-            parts.append(f"{'function' if len(functions) == 1 else 'functions'} {_names(functions)}")
-        if parts:
-            sentences.append(f"Defines {' and '.join(parts)}.")
         purpose = facts.get("purpose")
         if purpose:
             sentences.append(f"Purpose: {purpose}" + ("" if purpose[-1] in ".!?…" else "."))
+        by_kind: dict[str, list[str]] = {}
+        for symbol in facts.get("main_symbols", []):
+            by_kind.setdefault(symbol["kind"], []).append(symbol["name"])
+        parts = [
+            f"{_KIND_WORDS.get(kind, (kind, kind + 's'))[len(names) != 1]} {_names(names)}"
+            for kind, names in by_kind.items()
+        ]
+        if parts:
+            sentences.append(f"Defines {', '.join(parts)}.")
+        users = facts.get("imported_by") or []
+        if users:
+            count = facts.get("imported_by_count", len(users))
+            more = count - min(len(users), _NAMES_SHOWN)
+            shown = ", ".join(users[:_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+            sentences.append(f"Imported by {count} file{'s' if count != 1 else ''} ({shown}).")
+        tests = facts.get("tested_by") or []
+        if tests:
+            sentences.append(f"Tested by {_names(tests)}.")
+        elif facts.get("imported_by") is not None and facts.get("role") not in _NOT_TESTED_ROLES:
+            sentences.append("No test reaches it through imports.")
         return " ".join(sentences)
 
 

@@ -27,6 +27,7 @@ from warmer.artifacts.base import (
     PermanentError,
     whole_repository_header,
 )
+from warmer.artifacts.classify import is_generated, is_migration, is_vendored
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.relevance import ReadBlob, Refresh, whole_refresh
 from warmer.artifacts.repo_map import rank
@@ -34,6 +35,7 @@ from warmer.artifacts.repo_map.extract import TEXT_KIND, extract_blob, extract_t
 from warmer.artifacts.repo_map.rank import (
     FileTags,
     Ranking,
+    family_of,
     important_files,
     is_important,
     rank_files,
@@ -90,7 +92,7 @@ def _focus(params: dict[str, Any]) -> list[str]:
 
 class RepoMap:
     artifact_type = "repo_map"
-    version = "2"
+    version = "3"
 
     def kind_of(self, path: str) -> str | None:
         """Every file: its size and line count are in the tree; code and key texts are also tagged."""
@@ -112,8 +114,13 @@ class RepoMap:
             kind = None if entry.is_symlink else tag_kind(entry.path)
             found = extracts[entry.blob_id].get("tags", {}).get(kind) if kind else None
             if found is not None and not found.get("skipped"):
+                demoted = bool(found.get("generated")) or is_generated(entry.path) or is_vendored(entry.path)
                 tags[entry.path] = FileTags(
-                    found["definitions"], found["references"], found.get("member_references", {})
+                    found["definitions"],
+                    found["references"],
+                    found.get("member_references", {}),
+                    family=family_of(kind),
+                    demoted=demoted or is_migration(entry.path),
                 )
         payload = self._reduce(ctx, files, tags, skipped, budget, focus)
         return ArtifactResult(
@@ -285,6 +292,8 @@ class RepoMap:
                 f"sqrt(references) x {rank.LONG_NAME_WEIGHT:g} for snake/camel names of "
                 f">= {rank.LONG_NAME} chars x {rank.PRIVATE_WEIGHT:g} for _private names x "
                 f"{rank.MANY_DEFINERS_WEIGHT:g} for names defined in > {rank.MANY_DEFINERS} files; "
+                f"x {rank.DEMOTED_WEIGHT:g} into generated, vendored and migration files; "
+                "references link within one language family (JS/TS, C/C++, JVM, each other language); "
                 f"a method (defined only in a class) counts member accesses only, x {rank.MEMBER_WEIGHT:g}"
             ),
             "nodes": ranking.nodes,

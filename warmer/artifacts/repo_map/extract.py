@@ -23,6 +23,8 @@ from typing import Any
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 from tree_sitter_language_pack import get_language
 
+from warmer.artifacts.classify import generated_by_content
+from warmer.artifacts.secrets import redact
 from warmer.artifacts.symbols.extract import extract_symbols, skip_reason
 
 log = logging.getLogger(__name__)
@@ -148,8 +150,8 @@ def extract_tags(path: str, kind: str, data: bytes, max_bytes: int) -> dict[str,
     reason = skip_reason(data, max_bytes)
     if reason is not None:
         return {"size": len(data), "skipped": reason, "definitions": [], "references": {}}
-    if kind == TEXT_KIND:
-        return {"definitions": [], **_capped(*_identifiers(data))}
+    if kind == TEXT_KIND:  # secret values in a settings or .env file are no identifiers to keep
+        return {"definitions": [], **_capped(*_identifiers(redact(data.decode("utf-8")).encode()))}
     trees: dict[str, Node] = {}
     symbols = extract_symbols(path, kind, data, max_bytes, on_tree=trees.__setitem__)
     definitions = [
@@ -171,6 +173,8 @@ def extract_tags(path: str, kind: str, data: bytes, max_bytes: int) -> dict[str,
     # A definition's own name token is not a reference to it.
     counts.subtract(Counter(s["name"] for s in symbols["symbols"]))
     result: dict[str, Any] = {"definitions": definitions, **_capped(counts, members)}
+    if generated_by_content(data):
+        result["generated"] = True
     if len(symbols["symbols"]) > MAX_DEFINITIONS:
         result["distinct_definitions"] = len(symbols["symbols"])
     if symbols.get("error"):

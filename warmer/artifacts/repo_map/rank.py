@@ -36,6 +36,19 @@ PRIVATE_WEIGHT = 0.1
 # reference says less about which file is meant than a top-level name imported and used by name.
 MEMBER_WEIGHT = 0.5
 MANY_DEFINERS_WEIGHT = 0.1
+# Generated, vendored and migration files: references into them count this much, and so does their
+# share of the teleport mass. A Django migration names every model; that makes the models important,
+# not the migration; a generated `types.gen.ts` is referenced everywhere and read by nobody.
+DEMOTED_WEIGHT = 0.05
+_FAMILIES = {"javascript": "js", "typescript": "js", "tsx": "js", "c": "c", "cpp": "c", "java": "jvm",
+             "kotlin": "jvm", "scala": "jvm"}  # fmt: skip
+
+
+def family_of(kind: str) -> str | None:
+    """The family a file's references link within: JS with TS, C with C++, Java with Kotlin; prose none."""
+    return None if kind == "text" else _FAMILIES.get(kind, kind)
+
+
 # Shares of the teleport mass; a share whose group is empty goes to every file alike.
 FOCUS_SHARE = 0.6
 IMPORTANT_SHARE = 0.2
@@ -87,6 +100,11 @@ class FileTags:
     definitions: list[dict[str, Any]]  # name, kind, line, signature, parent
     references: dict[str, int]  # identifier → count
     member_references: dict[str, int] = field(default_factory=dict)  # of those, after `.`, `->`, `::`
+    # The language family a reference links within (a TS type and a Python class of one name are not one
+    # thing); None for prose (README, manifests), whose mentions may name anything.
+    family: str | None = None
+    # Generated, vendored or a migration: not where a reader starts (see `DEMOTED_WEIGHT`).
+    demoted: bool = False
 
 
 @dataclass
@@ -153,6 +171,10 @@ def pagerank(
     return ranks, MAX_ITERATIONS, False
 
 
+def _links(source: FileTags, target: FileTags) -> bool:
+    return source.family is None or target.family is None or source.family == target.family
+
+
 def rank_files(tags: dict[str, FileTags], focus: Iterable[str] = ()) -> Ranking:
     """Rank every file in `tags` and score the definitions others reference."""
     nodes = sorted(tags)
@@ -195,14 +217,18 @@ def rank_files(tags: dict[str, FileTags], focus: Iterable[str] = ()) -> Ranking:
         out: dict[int, float] = defaultdict(float)
         for _name, weight, targets in mine:
             for j in targets:
-                if j != i:
-                    out[j] += weight
+                if j != i and _links(tags[path], tags[nodes[j]]):
+                    out[j] += weight * (DEMOTED_WEIGHT if tags[nodes[j]].demoted else 1.0)
         contributions.append(mine)
         rows.append(sorted(out.items()))
 
     important = {p for p in nodes if is_important(p)}
     focused = {p for p in focus if p in index}
-    ranks, iterations, converged = pagerank(rows, _teleport(nodes, important, focused))
+    teleport = _teleport(nodes, important, focused)
+    demoted = [DEMOTED_WEIGHT if tags[path].demoted else 1.0 for path in nodes]
+    total = sum(t * d for t, d in zip(teleport, demoted, strict=True)) or 1.0
+    teleport = [t * d / total for t, d in zip(teleport, demoted, strict=True)]
+    ranks, iterations, converged = pagerank(rows, teleport)
 
     # Distribute each file's rank over its out-edges by weight (Aider's ranked definitions).
     scores: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -214,8 +240,8 @@ def rank_files(tags: dict[str, FileTags], focus: Iterable[str] = ()) -> Ranking:
         for name, weight, targets in mine:
             share = flow * weight
             for j in targets:
-                if j != i:
-                    scores[j][name] += share
+                if j != i and _links(tags[nodes[i]], tags[nodes[j]]):
+                    scores[j][name] += share * (DEMOTED_WEIGHT if tags[nodes[j]].demoted else 1.0)
     return Ranking(
         ranks={path: ranks[index[path]] for path in nodes},
         definition_scores={nodes[j]: dict(by_name) for j, by_name in scores.items()},

@@ -24,7 +24,7 @@ DEFAULT_MAX_FILE_BYTES = 1_000_000  # generated or minified beyond this; parsing
 
 class SymbolIndex:
     artifact_type = "symbol_index"
-    version = "1"
+    version = "2"
 
     def kind_of(self, path: str) -> str | None:
         return symbol_language(path)

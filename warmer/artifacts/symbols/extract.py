@@ -30,6 +30,7 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor
 from tree_sitter_language_pack import get_language
 
 from warmer.artifacts.languages import language_of
+from warmer.artifacts.secrets import redact
 from warmer.artifacts.symbols.queries import QUERIES, SUPPORTED
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,16 @@ _WRAPPERS = frozenset(
 )
 _COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
 _SKIP_BEFORE_DOC = frozenset({"attribute_item", "decorator", "annotation"})
+# What may stand before a declaration inside its own node (Java annotations in `modifiers`, C#
+# `[Attribute]` lists, TypeScript decorators): the declaration line is the first line after them, as
+# Python's `def` line is after its decorators.
+_ANNOTATIONS = frozenset({"annotation", "marker_annotation", "attribute_list", "decorator", *_COMMENTS})
+# Bodies whose definitions no name reaches from outside: methods of anonymous classes (Java
+# `new Runnable() {...}`), types declared inside a Go function.
+_ANONYMOUS_SCOPES = frozenset({"object_creation_expression"})
+_GO_FUNCTION_BODIES = frozenset({"function_declaration", "method_declaration", "func_literal"})
+# TypeScript overloads: signatures without a body, followed by more of them and the implementation.
+_OVERLOAD_SIGNATURES = frozenset({"function_signature", "method_signature"})
 _FUNCTION_VALUES = frozenset(
     {
         "arrow_function",
@@ -78,6 +89,11 @@ _TYPING_FACTORIES = frozenset({"TypeVar", "NewType", "ParamSpec", "TypeVarTuple"
 _CONSTANT_NAME = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 _COMMENT_MARKS = re.compile(r"^(?:/\*+!?|\*+/?|//[/!]?|#+)\s?")
 _XML_TAG = re.compile(r"<[^>]+>")
+# `class GTEST_API_ Foo {`: an export macro between the keyword and the name, which the C++ grammar
+# reads as the name. Blanking it (same length, so every line and column stays) lets it read the class.
+_EXPORT_MACRO = re.compile(
+    rb"\b(?:class|struct|union)[ \t]+([A-Z][A-Z0-9_]*)[ \t]+(?=[A-Za-z_]\w*[ \t\r\n]*(?:[:{]|final\b))"
+)
 _LOOKS_CPP = re.compile(rb"^\s*(?:namespace\b|class\s+\w|template\s*<|public:|private:)|::", re.MULTILINE)
 
 
@@ -137,6 +153,17 @@ def _declarator(node: Node) -> tuple[Node | None, bool]:
     return current, is_function
 
 
+def _export_macro_class(node: Node, target: Node | None) -> str | None:
+    """`class GTEST_API_ Foo {...}`: an export macro before the name makes the C++ grammar read a
+    class as a function `GTEST_API_ Foo {...}` whose declarator is the name; returns its kind."""
+    shape = node.child_by_field_name("type")
+    if node.type != "function_definition" or target is None or target.type != "identifier" or shape is None:
+        return None
+    kinds = {"class_specifier": "class", "struct_specifier": "struct", "union_specifier": "struct"}
+    macro = _text(shape.child_by_field_name("name"))
+    return kinds.get(shape.type) if macro and _CONSTANT_NAME.match(macro) else None
+
+
 def _base_type_name(node: Node | None) -> str:
     """`Foo` from `Foo<T>`, `&'a Foo`, `fmt::Foo` or `*Foo[T]` (Rust impl targets, Go receivers)."""
     while node is not None and node.type not in ("type_identifier", "identifier"):
@@ -154,6 +181,75 @@ def _base_type_name(node: Node | None) -> str:
     return _text(node)
 
 
+def _declaration_start(node: Node, outer: Node) -> tuple[Node, int | None]:
+    """The declaration's first token after its own annotations, and the line (0-based) where those
+    annotations start, or None when it has none."""
+    if node.parent is not None and node.parent.type == "decorated_definition":  # Python
+        return node, node.parent.start_point.row
+    decorated_wrapper = outer is not node and outer.children[0].type == "decorator"  # `@D() export class`
+    children = outer.children if decorated_wrapper else node.children
+    if children and children[0].type == "modifiers":  # Java: annotations mixed with keywords
+        children = children[0].children + children[1:]
+    if not children or children[0].type not in _ANNOTATIONS or children[0].type in _COMMENTS:
+        return outer, None
+    first = next((c for c in children if c.type not in _ANNOTATIONS), None)
+    return (first, children[0].start_point.row) if first is not None else (outer, None)
+
+
+def _attributes_above(node: Node) -> int | None:
+    """Rust: the first line of the `#[...]` attributes right above an item (they are its siblings)."""
+    start = None
+    sibling = node.prev_named_sibling
+    while sibling is not None and sibling.type in ("attribute_item", *_COMMENTS):
+        if sibling.type == "attribute_item":
+            start = sibling.start_point.row
+        sibling = sibling.prev_named_sibling
+    return start
+
+
+def _member_target(node: Node) -> tuple[str, str | None, str]:
+    """`res.send = function` → ("send", "res", "method"); `Foo.prototype.bar` → ("bar", "Foo", "method");
+    `exports.x` / `module.exports.x` → ("x", "exports" / "module.exports", "function"); `this.x` has the
+    enclosing definition as its parent."""
+    left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+    assert left is not None and right is not None
+    name = _text(left.child_by_field_name("property"))
+    owner = " ".join(_text(left.child_by_field_name("object")).split())
+    kind = "class" if right.type == "class" else "method"
+    if (owner, name) == ("module", "exports"):  # `module.exports = function query() {...}`
+        return (
+            _text(right.child_by_field_name("name")),
+            None,
+            "class" if right.type == "class" else "function",
+        )
+    if owner.endswith(".prototype"):
+        owner = owner[: -len(".prototype")]
+    elif owner in ("exports", "module.exports"):
+        kind = "class" if kind == "class" else "function"
+    if owner == "this":
+        return name, None, kind
+    return name, owner or None, kind
+
+
+def _anonymous(node: Node, language: str, kind: str) -> bool:
+    """A definition no name reaches from outside its body (see `_ANONYMOUS_SCOPES`), or one that
+    another symbol already stands for (`const f = function g()`, `res.send = function send()`)."""
+    parent = node.parent
+    named_elsewhere = ("variable_declarator", "assignment_expression", "pair", "public_field_definition")
+    if node.type == "function_expression" and parent is not None and parent.type in named_elsewhere:
+        return True
+    grandparent = parent.parent if parent is not None else None
+    if kind == "method" and grandparent is not None and grandparent.type in _ANONYMOUS_SCOPES:
+        return True
+    if language == "go" and node.type == "type_spec":
+        ancestor = parent
+        while ancestor is not None:
+            if ancestor.type in _GO_FUNCTION_BODIES:
+                return True
+            ancestor = ancestor.parent
+    return False
+
+
 def _outer(node: Node) -> Node:
     """The node whose text starts the declaration: climbs through `export`, `template`, `const` ..."""
     while (
@@ -166,10 +262,11 @@ def _outer(node: Node) -> Node:
 
 
 def _signature(outer: Node, node: Node, source: bytes) -> str:
-    """The declaration up to its body, on one line (or its first line when it has no body)."""
+    """The declaration from `outer`'s first token up to its body, on one line (or its first line when
+    it has no body)."""
     body = node.child_by_field_name("body")
-    value = node.child_by_field_name("value")
-    if body is None and value is not None and value.type in _FUNCTION_VALUES:
+    value = node.child_by_field_name("value") or node.child_by_field_name("right")
+    if body is None and value is not None and (value.type in _FUNCTION_VALUES or value.type == "class"):
         body = value.child_by_field_name("body")
     if body is not None and body.start_byte > outer.start_byte:
         # A comment between header and body (Ruby `class A # note`) is not part of the signature.
@@ -178,7 +275,7 @@ def _signature(outer: Node, node: Node, source: bytes) -> str:
     else:
         head = source[outer.start_byte : outer.end_byte].decode("utf-8", "replace").split("\n", 1)[0]
     text = " ".join(head.split()).rstrip("{:").rstrip()
-    return text[:SIGNATURE_MAX]
+    return redact(text)[:SIGNATURE_MAX]
 
 
 def _end_line(node: Node) -> int:
@@ -204,7 +301,7 @@ def _python_docstring(node: Node) -> str | None:
         return None
     if not isinstance(value, str):
         return None
-    line = inspect.cleandoc(value).split("\n", 1)[0].strip()
+    line = redact(inspect.cleandoc(value).split("\n", 1)[0].strip())
     return line[:DOC_MAX] or None
 
 
@@ -232,7 +329,7 @@ def _comment_doc(outer: Node) -> str | None:
             line = re.sub(r"\*+/$", "", line).strip()
             line = " ".join(_XML_TAG.sub(" ", line).split())
             if line:
-                return line[:DOC_MAX]
+                return redact(line)[:DOC_MAX]
     return None
 
 
@@ -295,6 +392,38 @@ def _first_error_line(root: Node) -> int:
     return node.start_point.row
 
 
+def _next_declaration(node: Node) -> Node | None:
+    """The declaration after `node` among its siblings, past comments and `export` wrappers."""
+    outer = _outer(node)
+    sibling = outer.next_named_sibling
+    while sibling is not None and sibling.type in _COMMENTS:
+        sibling = sibling.next_named_sibling
+    while sibling is not None and sibling.type in _WRAPPERS and sibling.named_children:
+        sibling = next((c for c in sibling.named_children if c.type not in _COMMENTS), None)
+    return sibling
+
+
+def _merge_overloads(symbols: list[dict[str, Any]], nodes: list[Node]) -> list[dict[str, Any]]:
+    """One symbol per overloaded TypeScript function or method: from its first overload signature to
+    its implementation (or last signature), with the implementation's signature and the count of
+    overload signatures before it; the doc is the first one written."""
+    merged: list[dict[str, Any]] = []
+    open_run: tuple[dict[str, Any], Node] | None = None
+    for symbol, node in zip(symbols, nodes, strict=True):
+        if open_run is not None:
+            head, previous = open_run
+            same = all(head[key] == symbol[key] for key in ("name", "kind", "parent"))
+            if same and _next_declaration(previous) == node:
+                head["end_line"], head["signature"] = symbol["end_line"], symbol["signature"]
+                head["overloads"] = head.get("overloads", 1) + (1 if node.type in _OVERLOAD_SIGNATURES else 0)
+                head["doc"] = head["doc"] or symbol["doc"]
+                open_run = (head, node) if node.type in _OVERLOAD_SIGNATURES else None
+                continue
+        merged.append(symbol)
+        open_run = (symbol, node) if node.type in _OVERLOAD_SIGNATURES else None
+    return merged
+
+
 def extract_symbols(
     path: str,
     language: str,
@@ -321,17 +450,26 @@ def extract_symbols(
 
 def _parse(language: str, data: bytes) -> tuple[str, Node]:
     """The grammar used and the tree. `.h` means C to `language_of`, yet many headers are C++:
-    content that looks like C++ and parses cleanly as C++ is C++; anything else stays C."""
+    content that looks like C++ is C++ unless only the C grammar reads it cleanly (macros that the
+    C++ grammar misreads can make both stumble, and C++ misread as C yields nonsense symbols)."""
     if language == "c" and _LOOKS_CPP.search(data):
         cpp = _parser("cpp").parse(data).root_node
         if not cpp.has_error:
             return "cpp", cpp
+        c = _parser("c").parse(data).root_node
+        return ("c", c) if not c.has_error else ("cpp", cpp)
     return language, _parser(language).parse(data).root_node
+
+
+def _blank_export_macros(data: bytes) -> bytes:
+    return _EXPORT_MACRO.sub(lambda m: m.group(0).replace(m.group(1), b" " * len(m.group(1))), data)
 
 
 def _extract(
     language: str, data: bytes, on_tree: Callable[[str, Node], None] | None = None
 ) -> dict[str, Any]:
+    if language in ("c", "cpp") and (b"class" in data or b"struct" in data):
+        data = _blank_export_macros(data)
     grammar, root = _parse(language, data)
     if on_tree is not None:
         on_tree(grammar, root)
@@ -351,10 +489,20 @@ def _extract(
     for node, name_node, kind in candidates:
         scope = None
         if kind == "impl":
-            name = _base_type_name(node.child_by_field_name("type"))
+            target = node.child_by_field_name("type")  # `for ()`, `for !`, `for bool` have no type name
+            name = _base_type_name(target) or " ".join(_text(target).split())
+        elif kind == "assigned":
+            name, scope, kind = _member_target(node)
+        elif node.type == "construct_signature":  # TypeScript `new (...): T` in an interface
+            name = "new"
+        elif node.type in ("operator_declaration", "conversion_operator_declaration"):  # C#
+            shown = node.child_by_field_name("operator") or node.child_by_field_name("type")
+            name = f"operator {_text(shown)}"
         elif name_node is not None and name_node.type == "scope_resolution":  # Ruby `class A::B`
             name = _text(name_node.child_by_field_name("name"))
             scope = _text(name_node.child_by_field_name("scope")) or None
+        elif name_node is not None and name_node.type == "template_type":  # `class Foo<T*>` specialization
+            name = _text(name_node.child_by_field_name("name"))
         elif name_node is not None:
             name = _text(name_node)
         elif language == "python":  # type X = ... (Python 3.12)
@@ -363,8 +511,11 @@ def _extract(
             name = name.split("[", 1)[0]
         else:  # C and C++ declarators
             target, is_function = _declarator(node)
-            if target is None or (kind == "method" and not is_function):
-                continue
+            if target is None or (kind in ("method", "function") and not is_function):
+                exported = _export_macro_class(node, target)
+                if exported is None:
+                    continue
+                kind = exported
             name = _text(target)
             if target.type == "qualified_identifier":  # `void ns::Widget::draw() {...}`
                 while target.type == "qualified_identifier" and target.child_by_field_name("name"):
@@ -372,19 +523,21 @@ def _extract(
                 scope = name[: len(name) - len(_text(target))].rstrip(":").strip() or None
                 name = _text(target)
         refined = _refine(grammar, kind, node, name)
-        if not name or refined is None:
+        if not name or refined is None or _anonymous(node, grammar, refined):
             continue
         named.append((node, name, refined, scope))
         defs.setdefault(node.id, (name, refined))
 
     symbols: list[dict[str, Any]] = []
+    nodes: list[Node] = []
     namespace: tuple[str, int] | None = None  # C# `namespace X;` covers the rest of the file
     for node, name, kind, scope in named:
         if kind == "impl":
             continue
         enclosing = _parent(node, defs)
         parent = scope or (enclosing[0] if enclosing else None)
-        if kind == "function" and (scope or (enclosing and enclosing[1] in _CLASS_LIKE)):
+        assigned = node.type == "assignment_expression"  # its kind was decided by `_member_target`
+        if kind == "function" and not assigned and (scope or (enclosing and enclosing[1] in _CLASS_LIKE)):
             kind = "method"
         if kind == "method" and language == "go" and node.type == "method_declaration":
             receiver = node.child_by_field_name("receiver")
@@ -395,19 +548,26 @@ def _extract(
         elif parent is None and namespace is not None and node.start_byte > namespace[1]:
             parent = namespace[0]
         outer = _outer(node)
-        symbols.append(
-            {
-                "name": name,
-                "kind": kind,
-                "start_line": node.start_point.row + 1,
-                "end_line": _end_line(node),
-                "signature": _signature(outer, node, data),
-                "parent": parent,
-                "doc": _python_docstring(node) if language == "python" else _comment_doc(outer),
-            }
-        )
+        first, annotations = _declaration_start(node, outer)
+        if grammar == "rust":
+            annotations = _attributes_above(node)
+        symbol = {
+            "name": name,
+            "kind": kind,
+            "start_line": (node if annotations is None else first).start_point.row + 1,
+            "end_line": _end_line(node),
+            "signature": _signature(first, node, data),
+            "parent": parent,
+            "doc": _python_docstring(node) if language == "python" else _comment_doc(outer),
+        }
+        if annotations is not None:
+            symbol["annotations_line"] = annotations + 1
         if node.type == "file_scoped_namespace_declaration":
-            symbols[-1]["end_line"] = max(1, root.end_point.row + (1 if root.end_point.column else 0))
+            symbol["end_line"] = max(1, root.end_point.row + (1 if root.end_point.column else 0))
+        symbols.append(symbol)
+        nodes.append(node)
+    if grammar in ("typescript", "tsx"):
+        symbols = _merge_overloads(symbols, nodes)
     result: dict[str, Any] = {"symbols": symbols}
     if grammar != language:
         result["grammar"] = grammar

@@ -7,6 +7,11 @@ methods but is not a symbol itself. Node and field names are those of the
 grammars bundled in tree-sitter-language-pack 0.13 and tree-sitter-c-sharp 0.23;
 a pattern naming a node a grammar lacks fails at compile time, which the tests
 catch for every language.
+
+`@assigned` (JavaScript, TypeScript) is a function or class assigned to a member
+(`res.send = function`, `Foo.prototype.bar = function`, `module.exports.x = () =>`,
+`exports.y = class`): a definition named after the property, whose parent is the
+object (`Foo` for a prototype, whose kind is then method).
 """
 
 from __future__ import annotations
@@ -20,10 +25,22 @@ _JS = """
 (program (export_statement (lexical_declaration (variable_declarator name: (identifier) @name) @constant)))
 (program (variable_declaration (variable_declarator name: (identifier) @name) @constant))
 (program (export_statement (variable_declaration (variable_declarator name: (identifier) @name) @constant)))
+(program (lexical_declaration (variable_declarator name: [
+  (object_pattern [(shorthand_property_identifier_pattern) @name (pair_pattern value: (identifier) @name)])
+  (array_pattern (identifier) @name)]) @constant))
+(variable_declarator name: (identifier) @name
+  value: [(function_expression) (arrow_function) (generator_function)]) @constant
+(function_expression name: (identifier) @name) @function
+(expression_statement (assignment_expression
+  left: (member_expression property: (property_identifier))
+  right: [(function_expression) (arrow_function) (generator_function) (class)]) @assigned)
 """
 _TS = (
     _JS
     + """
+(program (ambient_declaration
+  [(lexical_declaration (variable_declarator name: (identifier) @name) @constant)
+   (variable_declaration (variable_declarator name: (identifier) @name) @constant)]))
 (abstract_class_declaration name: (_) @name) @class
 (interface_declaration name: (_) @name) @interface
 (type_alias_declaration name: (_) @name) @type
@@ -31,6 +48,7 @@ _TS = (
 (method_signature name: (_) @name) @method
 (abstract_method_signature name: (_) @name) @method
 (function_signature name: (_) @name) @function
+(construct_signature) @method
 (internal_module name: (_) @name) @namespace
 (module name: (_) @name) @module
 """
@@ -42,6 +60,7 @@ _C = """
 (enum_specifier name: (_) @name body: (_)) @enum
 (type_definition) @type
 (preproc_def name: (_) @name value: (_)) @constant
+(preproc_def name: (_) @name !value) @macro
 (preproc_function_def name: (_) @name) @macro
 """
 QUERIES: dict[str, str] = {
@@ -67,6 +86,7 @@ QUERIES: dict[str, str] = {
 (record_declaration name: (_) @name) @class
 (interface_declaration name: (_) @name) @interface
 (annotation_type_declaration name: (_) @name) @interface
+(annotation_type_element_declaration name: (_) @name) @method
 (enum_declaration name: (_) @name) @enum
 (method_declaration name: (_) @name) @method
 (constructor_declaration name: (_) @name) @method
@@ -81,6 +101,7 @@ QUERIES: dict[str, str] = {
 (enum_item name: (_) @name) @enum
 (trait_item name: (_) @name) @trait
 (type_item name: (_) @name) @type
+(associated_type name: (_) @name) @type
 (const_item name: (_) @name) @constant
 (static_item name: (_) @name) @constant
 (mod_item name: (_) @name) @module
@@ -113,6 +134,8 @@ QUERIES: dict[str, str] = {
 (method_declaration name: (_) @name) @method
 (constructor_declaration name: (_) @name) @method
 (property_declaration name: (_) @name) @property
+(operator_declaration) @method
+(conversion_operator_declaration) @method
 (namespace_declaration name: (_) @name) @namespace
 (file_scoped_namespace_declaration name: (_) @name) @namespace
 (field_declaration (variable_declaration (variable_declarator name: (_) @name))) @constant
