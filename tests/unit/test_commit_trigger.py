@@ -62,7 +62,7 @@ def test_a_push_waits_for_its_window_then_refreshes_what_it_changed(
 ) -> None:
     db, settings, repo = connected
     write(repo, {"app/main.py": "import os\n\n\ndef main():\n    return 2\n"})
-    head = commit(repo, "edit main")
+    head = commit(repo, "edit main")  # an import added: the dependency graph and who-imports-what change
     recorded = commit_trigger.record(db, settings, "small", sha=None, branch=None, source="test")
     assert recorded.status == CommitTriggerStatus.PENDING and recorded.commit == head
     assert commit_trigger.plan_due(db, settings, actor="test") == []  # the 30 s window is still open
@@ -73,7 +73,7 @@ def test_a_push_waits_for_its_window_then_refreshes_what_it_changed(
     # The product page's rules, plus (keep_all_fresh) every connect artifact that reads app/main.py.
     assert set(jobs) == {"file_summary", "dependency_graph", "recent_change_summary", "repo_map",
                          "symbol_index", "api_inventory", "embedding_index"}  # fmt: skip
-    assert jobs["file_summary"].scope == ["app/main.py"] and jobs["file_summary"].priority == 0
+    assert jobs["file_summary"].scope is None and jobs["file_summary"].priority == 0
     assert jobs["symbol_index"].scope == ["app/main.py"] and jobs["repo_map"].scope is None
     assert "imports: app/main.py" in planned.reasons["dependency_graph"]
     with db.session() as session:
@@ -110,7 +110,7 @@ def test_a_burst_of_pushes_collapses_into_one_refresh_of_the_final_tree(
     commit_trigger.close_window(db, pending.id)
     (planned,) = commit_trigger.plan_due(db, settings, actor="test")
     assert planned.commit == shas[-1]
-    assert _commit_jobs(db)["file_summary"].scope == [f"app/mod{i}.py" for i in range(5)]
+    assert _commit_jobs(db)["symbol_index"].scope == [f"app/mod{i}.py" for i in range(5)]
 
 
 def test_other_branches_a_disabled_trigger_and_disconnected_repositories_are_ignored_visibly(

@@ -271,7 +271,11 @@ def test_commit_scope_summarizes_only_scope_paths_and_deletes_missing_ones(tmp_p
     # The commit's own files, and the index again: it must not keep listing b.py.
     assert [entry.path for entry in result.entries] == ["c.py", ""]
     assert result.entries[-1].payload["files"] == ["a.py", "c.py"]
-    assert result.entries[0].source_hash == blob_of(repo, "c.py")
+    # Keyed by the content and by who uses it (nobody yet): both are inputs of the summary.
+    assert (
+        result.entries[0].payload["blob"] == blob_of(repo, "c.py")
+        and result.entries[0].payload["imported_by"] == []
+    )
     assert result.entries[0].payload["main_symbols"] == [{"name": "C", "kind": "class", "line": 1}]
     assert result.deleted_paths == ["b.py"]
 

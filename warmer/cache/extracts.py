@@ -50,6 +50,12 @@ class DbExtractCache:
         builder = postgresql.insert if self.db.is_postgres else sqlite.insert
         with self.db.session() as session:
             for start in range(0, len(rows), _CHUNK):
+                # A blob's row holds every kind read so far (`extract_files` merges before writing), so
+                # the newer row replaces the older; two jobs racing on one blob at worst recompute a kind.
+                statement = builder(BlobExtract).values(rows[start : start + _CHUNK])
                 session.execute(
-                    builder(BlobExtract).values(rows[start : start + _CHUNK]).on_conflict_do_nothing()
+                    statement.on_conflict_do_update(
+                        index_elements=["artifact_type", "generator_version", "blob_id"],
+                        set_={"payload": statement.excluded.payload},
+                    )
                 )

@@ -163,6 +163,7 @@ class JobRunner:
                 version=generator.version,
                 result=result,
                 job_id=claim.job_id,
+                complete=claim.scope is None,
             )
             if not transitions.mark_completed(conn, claim, release_lock=self.connection.key):
                 raise JobLost(claim.job_id)

@@ -13,11 +13,14 @@ the fallback for any file the model cannot answer, and each entry says which wro
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext
+from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, PermanentError
 from warmer.artifacts.classify import is_test_file
+from warmer.artifacts.dependencies.planning import dependency_refresh
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.file_summary.facts import extract_facts
 from warmer.artifacts.file_summary.llm import summarizer_from_env
@@ -30,12 +33,13 @@ from warmer.artifacts.file_summary.roles import (
     language_label,
     role_of,
 )
-from warmer.artifacts.recent_change.impact import reverse_imports, tests_reached
+from warmer.artifacts.recent_change.impact import import_kind, reverse_imports, tests_reached
 from warmer.artifacts.relevance import ReadBlob, Refresh, per_file_refresh
-from warmer.git.diff import PathChange
+from warmer.git.diff import PathChange, tree_diff
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 DEFAULT_MAX_FILES = 2000
+LLM_ANSWER_KIND = "llm_answer"
 IMPORTERS_KEPT = 10
 TESTS_KEPT = 5
 
@@ -56,7 +60,12 @@ class FileSummary:
         return extract_kind(path)
 
     def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
-        """The product page's rule: only for the files the commit added, modified, renamed or removed."""
+        """The product page's rule: only for the files the commit added, modified, renamed or removed;
+        every key file when the import structure changed, since each summary says who uses the file
+        and which tests reach it (only summaries that came out different are written)."""
+        usage = dependency_refresh(import_kind, changes, read_blob)
+        if usage is not None:
+            return Refresh(None, f"who imports what changed ({usage.reason})")
         return per_file_refresh(self.kind_of, changes)
 
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
@@ -69,7 +78,8 @@ class FileSummary:
         cap = int(ctx.params.get("max_files", DEFAULT_MAX_FILES))
         key_set, truncated = set(keys[:cap]), max(0, len(keys) - cap)
         if ctx.scope is None:
-            emit, deleted = key_set, []
+            # Every key file; on a commit also the files it wrote, as the product page's rule has it.
+            emit, deleted = key_set | _written_since_base(ctx, existing), []
         else:
             emit = {path for path in ctx.scope if path in existing}
             deleted = sorted({path for path in ctx.scope if path not in existing})
@@ -96,13 +106,11 @@ class FileSummary:
                 summarized.append(item.path)
             if item.path in emit:
                 usage = _usage(item.path, importers)
-                results.append(
-                    Entry(
-                        item.path,
-                        item.blob,
-                        self._summary(item.path, item.blob, item.kind, {**facts, **usage}),
-                    )
-                )
+                # Who uses the file is an input as much as its content: both are in the key.
+                source = item.blob if not usage else _hash(item.blob, usage)
+                summary = self._described(item.path, item.blob, item.kind, {**facts, **usage})
+                results.append(Entry(item.path, source, summary))
+        self._summarize([entry.payload for entry in results], ctx)
         index = {
             "artifact_type": self.artifact_type,
             "generator_version": self.version,
@@ -118,7 +126,7 @@ class FileSummary:
             deleted = sorted({*deleted, *(s["path"] for s in skipped if s["path"] in emit)})
         return ArtifactResult(results, deleted_paths=deleted, calls=done.calls)
 
-    def _summary(self, path: str, blob: str, kind: str, facts: dict[str, Any]) -> dict[str, Any]:
+    def _described(self, path: str, blob: str, kind: str, facts: dict[str, Any]) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "artifact_type": self.artifact_type,
             "generator_version": self.version,
@@ -135,8 +143,45 @@ class FileSummary:
         if "imported_by" in facts:
             payload.update({key: facts[key] for key in ("imported_by", "imported_by_count", "tested_by")})
         payload["summary_source"] = "deterministic"
-        payload["summary"] = self.summarizer.summarize(payload)
         return payload
+
+    def _summarize(self, payloads: list[dict[str, Any]], ctx: GenerationContext) -> None:
+        """Write each payload's summary. A model's answers are kept by the hash of what it was asked
+        (in the extract cache), so a refresh that rebuilds every summary asks it only about files
+        whose facts changed."""
+        model = getattr(self.summarizer, "id", None)
+        if model is None:
+            for payload in payloads:
+                payload["summary"] = self.summarizer.summarize(payload)
+            return
+        asked = {_hash(model, payload): payload for payload in payloads}
+        known = ctx.extracts.get_many(sorted(asked))
+        answered: dict[str, dict[str, Any]] = {}
+        for key, payload in asked.items():
+            cached = (known.get(key) or {}).get(LLM_ANSWER_KIND)
+            if cached is not None:
+                payload.update(cached)
+                continue
+            payload["summary"] = self.summarizer.summarize(payload)
+            if payload["summary_source"] == model:  # a fallback is not an answer worth keeping
+                answered[key] = {LLM_ANSWER_KIND: {"summary": payload["summary"], "summary_source": model}}
+        ctx.extracts.put_many(answered)
+
+
+def _written_since_base(ctx: GenerationContext, existing: set[str]) -> set[str]:
+    base = ctx.params.get("base_commit")
+    if not base:
+        return set()
+    try:
+        base_tree = ctx.snapshot.repo[str(base).encode()].tree.decode()  # type: ignore[attr-defined]
+    except KeyError as exc:
+        raise PermanentError(f"base_commit {base} is not in the repository") from exc
+    changes = tree_diff(ctx.snapshot.repo, base_tree, ctx.snapshot.tree_id, renames=False)
+    return {c.path for c in changes if c.path in existing and not c.is_submodule}
+
+
+def _hash(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 _IMPORT_LANGUAGES = (".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")

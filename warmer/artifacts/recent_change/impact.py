@@ -21,7 +21,8 @@ from warmer.artifacts.extracting import extract_files
 PREFIX = "imports:"
 
 
-def _kind(path: str) -> str | None:
+def import_kind(path: str) -> str | None:
+    """The files the reverse import graph reads (Python and JS/TS sources), under their own kinds."""
     kind = dependency_kind(path)
     return PREFIX + kind if kind in ("python", "js") else None
 
@@ -30,7 +31,10 @@ def reverse_imports(ctx: GenerationContext, max_bytes: int, also_modules: set[st
     """imported file → the files importing it. `also_modules` (deleted sources) stay resolvable, so a
     test still importing a module the commit removed is found."""
     done = extract_files(
-        ctx, _kind, lambda _path, kind, data: extract_imports(kind[len(PREFIX) :], data, max_bytes), max_bytes
+        ctx,
+        import_kind,
+        lambda _path, kind, data: extract_imports(kind[len(PREFIX) :], data, max_bytes),
+        max_bytes,
     )
     python_paths = [w.path for w in done.wanted if w.kind == PREFIX + "python"]
     index = ModuleIndex(sorted(set(python_paths) | {p for p in also_modules if p.endswith(".py")}))
