@@ -220,7 +220,10 @@ def test_incremental_refreshes_serve_what_a_fresh_build_of_each_commit_serves(
         full = _served(fresh_db, artifacts)
         fresh_db.dispose()
 
-        assert sorted(incremental) == sorted(full), (f"commit {index}: different entries", sorted(set(incremental) ^ set(full)))
+        assert sorted(incremental) == sorted(full), (
+            f"commit {index}: different entries",
+            sorted(set(incremental) ^ set(full)),
+        )
         for key, payload in full.items():
             assert incremental[key] == payload, f"commit {index}: {key} differs from a fresh build"
             if key[1] == "":
