@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +288,11 @@ def test_tests_reached_through_imports_keep_their_shortest_chain(tmp_path: Path)
     assert [(t["test"], t["evidence"]) for t in again["affected_tests"]] == [
         ("tests/test_other.py", ["imports", "naming"])
     ]
+
+
+def test_a_secret_quoted_in_the_message_is_not_stored(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "s", {"a.py": "x = 1\n"})
+    write(repo, {"a.py": "x = 2\n"})
+    commit(repo, 'Rotate keys\n\nold value was SECRET_KEY = "django-insecure-9z!x" (now from env)\n')
+    payload = generate(repo)
+    assert "django-insecure" not in json.dumps(payload) and "SECRET_KEY = ***" in payload["message"]

@@ -30,6 +30,7 @@ from warmer.artifacts.classify import is_manifest, is_test_file
 from warmer.artifacts.recent_change.changes import is_binary, line_counts, manifest_change, symbol_diff
 from warmer.artifacts.recent_change.impact import reverse_imports, tests_reached
 from warmer.artifacts.relevance import ReadBlob, Refresh
+from warmer.artifacts.secrets import redact
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
 from warmer.artifacts.test_map import is_subject
 from warmer.artifacts.test_map.naming import NameIndex, test_name
@@ -84,7 +85,7 @@ def _span(ctx: GenerationContext, commit: Commit, base: str | None) -> dict[str,
 def _brief(sha: str, commit: Commit) -> dict[str, str]:
     return {
         "commit": sha,
-        "subject": commit.message.decode("utf-8", "replace").strip().split("\n", 1)[0].strip(),
+        "subject": redact(commit.message.decode("utf-8", "replace").strip().split("\n", 1)[0].strip()),
         "author": _person(commit.author),
     }
 
@@ -168,8 +169,8 @@ class RecentChangeSummary:
             "parents": parents,
             "base_commit": base,
             **_span(ctx, commit, base),
-            "message": ctx.snapshot.message,
-            "subject": ctx.snapshot.message.strip().split("\n", 1)[0].strip(),
+            "message": redact(ctx.snapshot.message),  # commit messages quote settings too
+            "subject": redact(ctx.snapshot.message.strip().split("\n", 1)[0].strip()),
             "author": _person(commit.author),
             "authored_at": datetime.fromtimestamp(commit.author_time, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "files": files,
