@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -22,6 +21,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_DSN = os.environ.get("WARMER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("WARMER_TEST_REDIS", "redis://127.0.0.1:6379/11")
+# How to start the machine's shared services if they are down (for the error message only: no test
+# ever stops or restarts them; fault tests run private servers, see tests/support/private.py).
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 REDIS_START = (
     'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
@@ -102,28 +103,6 @@ def postgres_up() -> bool:
         return True
     except psycopg2.OperationalError:
         return False
-
-
-def start_redis() -> None:
-    subprocess.run(REDIS_START, shell=True, check=True, capture_output=True)
-    wait_for(redis_up, 30, 0.2, "redis to start")
-
-
-def stop_redis() -> None:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    with contextlib.suppress(redis.ConnectionError):  # shutdown closes the connection under us
-        client.shutdown(nosave=True)
-    wait_for(lambda: not redis_up(), 30, 0.2, "redis to stop")
-
-
-def stop_postgres() -> None:
-    subprocess.run(PG_START.replace(" start", " stop -m fast"), shell=True, check=True, capture_output=True)
-    wait_for(lambda: not postgres_up(), 30, 0.2, "postgres to stop")
-
-
-def start_postgres() -> None:
-    subprocess.run(PG_START, shell=True, check=True, capture_output=True)
-    wait_for(postgres_up, 60, 0.2, "postgres to start")
 
 
 def health(port: int) -> tuple[int, dict[str, object]]:
