@@ -156,6 +156,18 @@ class Worker:
         assert self.process is not None
         return self.process.pid
 
+    def pool_pids(self) -> list[int]:
+        """The worker's pool processes (children of its main process), read from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended while we looked
+                continue
+            if int(fields[1]) == self.pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
+
     def kill9(self) -> None:
         """SIGKILL the whole worker: main process and pool children, no cleanup of any kind."""
         os.killpg(self.pid, signal.SIGKILL)

@@ -47,6 +47,7 @@ class WarmerWorker(bootsteps.StartStopStep):
             BrokerProbe(worker.app.conf.broker_url),
             self.instance_id,
             local_active=lambda: len(state.active_requests),
+            delivery_bound_secs=Maintenance.delivery_bound_secs(settings.worker.poll_interval_secs),
         )
         port = settings.worker.health_port
         try:
