@@ -107,6 +107,7 @@ def _purge_amqp() -> None:
 
 
 def _env(tmp_path: Path, database_url: str, broker_url: str) -> dict[str, str]:
+    (tmp_path / "no-config.yaml").write_text("")  # every default
     return {
         **WORKER_ENV,
         "DATABASE_URL": database_url,

@@ -84,3 +84,31 @@ def test_postgres_restart_mid_run(
     with cluster.db.session() as session:
         rows = session.execute(select(Job.id, Job.attempts, Job.reclaims, Job.failures)).all()
     assert len(rows) == JOBS and all(r.failures == 0 for r in rows)
+
+
+def test_a_worker_started_before_postgres_waits_for_it(
+    cluster: Cluster, repo_in_ledger: tuple[Repository, str]
+) -> None:
+    """As Celery waits for its broker: the worker says it is waiting, its health says why, and it
+    starts working when Postgres answers."""
+    assert cluster.postgres is not None
+    repo, head = repo_in_ledger
+    job_id = add_job(cluster.db, repo, commit=head, artifact_type="test_sleep", params={"seconds": 0.1})
+    cluster.postgres.stop()
+    try:
+        worker = cluster.worker("early", concurrency=1, wait=False)
+        until(lambda: "waiting for the ledger database" in worker.log(), 60, f"the wait\n{worker.log()}")
+        assert (
+            "***" in worker.log() or "@" not in worker.log().split("waiting for the ledger database")[1][:80]
+        )
+        port = worker.health_port  # type: ignore[attr-defined]
+        _code, body = until(lambda: (r := services.health(port))[0] == 503 and r, 30, "health to say why")  # type: ignore[misc]
+        assert "database unreachable" in body["reason"]
+        time.sleep(3)
+        assert worker.process is not None and worker.process.poll() is None  # still waiting, not exited
+    finally:
+        cluster.postgres.start()
+    until(lambda: "the ledger database answers after" in worker.log(), 60, worker.log())
+    cluster.publish([job_id])
+    until(lambda: _statuses(cluster)[JobStatus.COMPLETED] == 1, 60, f"the job to run\n{worker.log()}")
+    assert "Traceback" not in worker.log()
