@@ -17,7 +17,7 @@ from celery import Celery
 from kombu import Producer
 
 from warmer import broker
-from warmer.ledger import outbox
+from warmer.ledger import outbox, transitions
 from warmer.ledger.db import Database
 from warmer.ledger.models import Trigger
 from warmer.queues import message_priority, queue_for
@@ -79,9 +79,31 @@ def _publish_at_head(app: Celery, db: Database, jobs: Sequence[JobRef]) -> int:
     return len(jobs)
 
 
-def publish_due(app: Celery, db: Database, *, limit: int = 10_000) -> int:
+def publish_due(app: Celery, db: Database, *, actor: str = "leader", limit: int = 10_000) -> int:
     """Publish every due, queued job that has no message (reclaimed, lost, retry due, or enqueued
-    while the broker was down), oldest first, at the head of its priority's list."""
+    while the broker was down), oldest first, at the head of its priority's list.
+
+    A row no queue can take (a trigger or priority written past the schema's constraints) is
+    failed with the reason, so it is seen, and the others are published."""
     with db.session() as session:
         due = outbox.due_unpublished(session, limit=limit)
-    return publish(app, db, due, at_head=True)
+    routable = []
+    for job_id, trigger, rank in due:
+        problem = _unroutable(trigger, rank, app.conf.broker_url)
+        if problem is None:
+            routable.append((job_id, trigger, rank))
+            continue
+        with db.session() as session:
+            failed = transitions.fail_queued(session, job_id, f"cannot be published: {problem}", actor=actor)
+        if failed:
+            log.error("failed job job_id=%s: cannot be published: %s", job_id, problem)
+    return publish(app, db, routable, at_head=True)
+
+
+def _unroutable(trigger: object, rank: object, broker_url: str) -> str | None:
+    try:
+        queue_for(Trigger(trigger), broker_url)
+        message_priority(rank, broker_url)  # type: ignore[arg-type]
+    except (KeyError, ValueError, TypeError):
+        return f"trigger {trigger!s} with priority {rank!r} matches no queue (the priorities are 0, 1, 2)"
+    return None

@@ -121,7 +121,7 @@ class Maintenance:
         )
 
     def _publish_due(self) -> None:
-        published = publisher.publish_due(self.app, self.db)
+        published = publisher.publish_due(self.app, self.db, actor=f"leader:{self.instance_id}")
         if published:
             log.info("published %d due jobs", published)
 
