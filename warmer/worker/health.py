@@ -32,6 +32,7 @@ from warmer.ledger.models import ClusterState, Job, JobStatus
 from warmer.worker.redelivery import DELIVERY_KEY
 
 log = logging.getLogger("worker_cache_warmer")
+READ_TIMEOUT_SECS = 10.0
 
 
 class HealthCheck:
@@ -122,11 +123,19 @@ class HealthServer:
         check = self.check
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = READ_TIMEOUT_SECS  # a client that stops sending does not keep a thread forever
+
             def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] != "/health":
                     self._send(404, {"error": "not found; try GET /health"})
                     return
                 self._send(*check.report())
+
+            def _method_not_allowed(self) -> None:
+                self._send(405, {"error": "only GET /health is served"})
+                self.close_connection = True  # any body it sent is not read
+
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed  # noqa: N815
 
             def _send(self, code: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body, separators=(",", ":")).encode()
@@ -141,6 +150,7 @@ class HealthServer:
 
         self._server = ThreadingHTTPServer(("0.0.0.0", self.port), Handler)
         self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])  # the one the kernel chose, for port 0
         threading.Thread(target=self._server.serve_forever, name="warmer-health", daemon=True).start()
         return self
 
