@@ -114,6 +114,8 @@ def plain_round(jobs: int, concurrency: int, log: Path) -> tuple[float, dict[str
 
 
 def warmer_env(db_url: str, data: Path, **extra: str) -> dict[str, str]:
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "none.yaml").write_text("")  # a named config file must exist; empty means every default
     return {"DATABASE_URL": db_url, "CELERY_BROKER_URL": BROKER, "WARMER_DATA_DIR": str(data),
             "WARMER_ARTIFACT_MODULES": "bench.artifacts", "WARMER_CONFIG": str(data / "none.yaml"), **extra}  # fmt: skip
 

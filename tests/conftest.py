@@ -26,7 +26,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WARMER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WARMER_CONFIG", str(tmp_path / "no-config.yaml"))
+    config = tmp_path / "no-config.yaml"  # named, so it must exist: empty means every default
+    config.write_text("")
+    monkeypatch.setenv("WARMER_CONFIG", str(config))
     monkeypatch.delenv("WARMER_ARTIFACT_MODULES", raising=False)
 
 

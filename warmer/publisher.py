@@ -3,6 +3,9 @@
 The ledger row is written first; the message follows. If publishing fails
 the job stays queued with no message (published_at NULL) and the leader's
 poller publishes it later: a broker outage delays jobs, it never loses them.
+A message is only a wake-up call: the ledger decides whether it runs (a
+duplicate delivery is a no-op) and the leader replaces messages the broker
+lost (see worker/redelivery.py).
 """
 
 from __future__ import annotations
@@ -11,59 +14,39 @@ import logging
 from collections.abc import Sequence
 
 from celery import Celery
-from sqlalchemy import select
+from kombu import Producer
 
-from warmer.broker import BrokerProbe
-from warmer.ledger import outbox
+from warmer import broker
+from warmer.ledger import outbox, transitions
 from warmer.ledger.db import Database
-from warmer.ledger.models import ClusterState, Trigger
+from warmer.ledger.models import Trigger
 from warmer.queues import message_priority, queue_for
 
 log = logging.getLogger("worker_cache_warmer")
-GENERATE_TASK = "warmer.generate_artifact"
-BROKER_RUN_ID_KEY = "broker_run_id"
+GENERATE_TASK = broker.GENERATE_TASK
+
+# (job id, trigger, rank)
+JobRef = tuple[int, Trigger, int]
 
 
-def reconcile_broker_epoch(db: Database, probe: BrokerProbe) -> int:
-    """If the broker restarted since messages were last published, they are gone:
-    mark every queued job unpublished so it gets a new message. Returns how many."""
-    run_id = probe.server_run_id()
-    if run_id is None:
-        return 0
-    with db.session() as session:
-        state = session.execute(
-            select(ClusterState).where(ClusterState.key == BROKER_RUN_ID_KEY).with_for_update()
-        ).scalar_one_or_none()
-        if state is not None and state.value == run_id:
-            return 0
-        forgotten = outbox.forget_published(session) if state is not None else 0
-        if state is None:
-            session.add(ClusterState(key=BROKER_RUN_ID_KEY, value=run_id))
-        else:
-            state.value = run_id
-    if forgotten:
-        log.warning("broker restarted (run_id %s): re-publishing %d queued jobs", run_id, forgotten)
-    return forgotten
+def publish(app: Celery, db: Database, jobs: Sequence[JobRef], *, at_head: bool = False) -> int:
+    """Send one generate_artifact message per job; returns how many.
 
-
-def publish(app: Celery, db: Database, jobs: Sequence[tuple[int, Trigger, int]]) -> int:
-    """Send one generate_artifact message per (job id, trigger, rank); returns how many."""
+    `at_head`: on Redis, the messages go to the front of their priority's list, in the given
+    order (the first is delivered first), ahead of jobs published after them; used for jobs that
+    were due earlier (reclaimed from a dead worker, whose message was lost, or whose retry
+    backoff ended). Elsewhere they go to the back, as every new job's message does.
+    """
     if not jobs:
         return 0
     broker_url = app.conf.broker_url
-    reconcile_broker_epoch(db, BrokerProbe(broker_url))
+    if at_head and broker.supports_scan(broker_url):
+        return _publish_at_head(app, db, jobs)
     sent: list[int] = []
     try:
         with app.producer_or_acquire() as producer:
             for job_id, trigger, rank in jobs:
-                app.send_task(
-                    GENERATE_TASK,
-                    args=[job_id],
-                    queue=queue_for(trigger, broker_url),
-                    priority=message_priority(rank, broker_url),
-                    producer=producer,
-                    retry=False,
-                )
+                _send(app, producer, job_id, trigger, rank)
                 sent.append(job_id)
     finally:
         with db.session() as session:
@@ -71,14 +54,56 @@ def publish(app: Celery, db: Database, jobs: Sequence[tuple[int, Trigger, int]])
     return len(sent)
 
 
-def publish_due(app: Celery, db: Database, batch: int = 500) -> int:
-    """Publish every due, unpublished queued job (retries after backoff, broker losses)."""
-    total = 0
-    while True:
+def _send(app: Celery, producer: Producer, job_id: int, trigger: Trigger, rank: int) -> None:
+    broker_url = app.conf.broker_url
+    app.send_task(
+        GENERATE_TASK,
+        args=[job_id],
+        queue=queue_for(trigger, broker_url),
+        priority=message_priority(rank, broker_url),
+        producer=producer,
+        retry=False,
+    )
+
+
+def _publish_at_head(app: Celery, db: Database, jobs: Sequence[JobRef]) -> int:
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        with broker.head_of_queue(channel) as collected:
+            producer = Producer(channel)
+            for job_id, trigger, rank in jobs:
+                _send(app, producer, job_id, trigger, rank)
+        broker.push_at_head(channel, collected)
+    with db.session() as session:
+        outbox.mark_published(session, [job_id for job_id, _trigger, _rank in jobs])
+    return len(jobs)
+
+
+def publish_due(app: Celery, db: Database, *, actor: str = "leader", limit: int = 10_000) -> int:
+    """Publish every due, queued job that has no message (reclaimed, lost, retry due, or enqueued
+    while the broker was down), oldest first, at the head of its priority's list.
+
+    A row no queue can take (a trigger or priority written past the schema's constraints) is
+    failed with the reason, so it is seen, and the others are published."""
+    with db.session() as session:
+        due = outbox.due_unpublished(session, limit=limit)
+    routable = []
+    for job_id, trigger, rank in due:
+        problem = _unroutable(trigger, rank, app.conf.broker_url)
+        if problem is None:
+            routable.append((job_id, trigger, rank))
+            continue
         with db.session() as session:
-            due = outbox.due_unpublished(session, limit=batch)
-        if not due:
-            return total
-        total += publish(app, db, due)
-        if len(due) < batch:
-            return total
+            failed = transitions.fail_queued(session, job_id, f"cannot be published: {problem}", actor=actor)
+        if failed:
+            log.error("failed job job_id=%s: cannot be published: %s", job_id, problem)
+    return publish(app, db, routable, at_head=True)
+
+
+def _unroutable(trigger: object, rank: object, broker_url: str) -> str | None:
+    try:
+        queue_for(Trigger(trigger), broker_url)
+        message_priority(rank, broker_url)  # type: ignore[arg-type]
+    except (KeyError, ValueError, TypeError):
+        return f"trigger {trigger!s} with priority {rank!r} matches no queue (the priorities are 0, 1, 2)"
+    return None

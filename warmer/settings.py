@@ -7,14 +7,18 @@ worker that runs with a silently wrong default.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from warmer.ledger.db import normalize_database_url
 
@@ -52,11 +56,16 @@ class OnConnect(_Strict):
     artifacts: list[str] = Field(default_factory=lambda: list(ALL_CONNECT_ARTIFACTS))
 
 
+_HOUR = 3600.0
+_DAY = 24 * _HOUR
+_WEEK = 7 * _DAY
+
+
 class OnCommit(_Strict):
     enabled: bool = True
     # Empty means "the repository's tracked branch".
     branches: list[str] = Field(default_factory=list)
-    debounce_seconds: float = Field(default=30, ge=0)
+    debounce_seconds: float = Field(default=30, ge=0, le=_DAY, allow_inf_nan=False)
     artifacts: list[str] = Field(default_factory=lambda: list(ALL_COMMIT_ARTIFACTS))
     # warmer's own, beyond the product page: also refresh every other artifact the branch serves
     # (the on_connect ones) when a file its generator reads changed, so no hit lags the head.
@@ -66,9 +75,9 @@ class OnCommit(_Strict):
 
 class OnMiss(_Strict):
     enabled: bool = True
-    threshold: int = Field(default=5, ge=1)
-    window_hours: float = Field(default=24, gt=0)
-    max_jobs_per_hour: int = Field(default=20, ge=1)
+    threshold: int = Field(default=5, ge=1, le=1_000_000)
+    window_hours: float = Field(default=24, gt=0, le=366 * 24, allow_inf_nan=False)
+    max_jobs_per_hour: int = Field(default=20, ge=1, le=1_000_000)
 
 
 class Warmers(_Strict):
@@ -82,19 +91,22 @@ class EngineeringCache(_Strict):
 
 
 class WorkerSettings(_Strict):
-    """The six documented KEEPTRUSTS_CACHE_WARMER_* variables, plus warmer's own."""
+    """The six documented KEEPTRUSTS_CACHE_WARMER_* variables, plus warmer's own.
+
+    Every number is finite and bounded: `inf` or 1e308 would pass a bare `> 0` and then overflow
+    in a timedelta or in Celery's time limits, far from the variable that caused it."""
 
     concurrency: int = Field(default=4, ge=1, le=512)
-    poll_interval_secs: float = Field(default=5, gt=0)
-    heartbeat_secs: float = Field(default=30, gt=0)
-    stale_threshold_secs: float = Field(default=120, gt=0)
+    poll_interval_secs: float = Field(default=5, gt=0, le=_HOUR, allow_inf_nan=False)
+    heartbeat_secs: float = Field(default=30, gt=0, le=_HOUR, allow_inf_nan=False)
+    stale_threshold_secs: float = Field(default=120, gt=0, le=_WEEK, allow_inf_nan=False)
     health_port: int = Field(default=8081, ge=0, le=65535)
-    max_retries: int = Field(default=3, ge=0)
+    max_retries: int = Field(default=3, ge=0, le=1000)
     # Not in the seed: a hard per-job limit, because a heartbeat thread can stay
     # alive while the job itself hangs (see NOTES, ledger lesson 3).
-    job_timeout_secs: float = Field(default=1800, gt=0)
+    job_timeout_secs: float = Field(default=1800, gt=0, le=_WEEK, allow_inf_nan=False)
     # Delay before a failed attempt is retried; doubles per failure.
-    retry_backoff_secs: float = Field(default=5, ge=0)
+    retry_backoff_secs: float = Field(default=5, ge=0, le=_HOUR, allow_inf_nan=False)
 
     @field_validator("stale_threshold_secs")
     @classmethod
@@ -168,16 +180,36 @@ def _describe(error: ValidationError, source: str) -> str:
     return "; ".join(lines)
 
 
-def load_yaml(path: Path) -> EngineeringCache:
-    """Read the engineering_cache YAML; a missing file means all defaults."""
+def load_yaml(path: Path, *, named: bool = False) -> EngineeringCache:
+    """Read the engineering_cache YAML. The default file may be absent (all defaults); a file named
+    by WARMER_CONFIG (`named`) must exist. Unreadable or non-UTF-8 files are errors either way."""
+    shown = f"WARMER_CONFIG={str(path)!r}" if named else str(path)
     if not path.exists():
-        return EngineeringCache()
+        if not named:
+            return EngineeringCache()
+        raise SettingsError(
+            f"{shown}: no such file; name an existing YAML file, or unset WARMER_CONFIG for"
+            f" {DEFAULT_CONFIG_PATH} (all defaults when that is absent too)"
+        )
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise SettingsError(
+            f"{shown}: cannot be read: {exc.strerror or exc}; expected a readable YAML file"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{shown}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start});"
+            " expected a UTF-8 YAML file"
+        ) from exc
+    try:
+        document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or set(document) - {"engineering_cache"}:
-        unknown = sorted(set(document) - {"engineering_cache"}) if isinstance(document, dict) else []
+        unknown = (
+            sorted(map(str, set(document) - {"engineering_cache"})) if isinstance(document, dict) else []
+        )
         raise SettingsError(
             f"{path}: expected one top-level key 'engineering_cache'"
             + (f", found unknown key(s) {unknown}" if unknown else "")
@@ -188,35 +220,146 @@ def load_yaml(path: Path) -> EngineeringCache:
         raise SettingsError(f"{path}: {_describe(exc, 'engineering_cache.')}") from exc
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the environment (and the YAML file it points to)."""
-    env = os.environ if env is None else env
-    worker_values: dict[str, str] = {}
+def _allowed(field: str) -> str:
+    """What a worker variable accepts, from its declared type and bounds."""
+    info = WorkerSettings.model_fields[field]
+    words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    bounds = [
+        f"{words[name]} {getattr(item, name):g}"
+        for item in info.metadata
+        for name in words
+        if getattr(item, name, None) is not None
+    ]
+    kind = "a whole number" if info.annotation is int else "a finite number"
+    return f"{kind} {' and '.join(bounds)}"
+
+
+def _worker_settings(env: Mapping[str, str]) -> WorkerSettings:
+    values: dict[str, str] = {}
     for suffix, field in _WORKER_ENV_KEYS.items():
         value = env.get(ENV_PREFIX + suffix)
         if value is not None and value.strip() != "":
-            worker_values[field] = value.strip()
+            values[field] = value.strip()
     try:
-        worker = WorkerSettings.model_validate(worker_values)
+        return WorkerSettings.model_validate(values)
     except ValidationError as exc:
         parts = []
         field_to_env = {field: ENV_PREFIX + suffix for suffix, field in _WORKER_ENV_KEYS.items()}
         for item in exc.errors():
-            name = field_to_env.get(str(item["loc"][0]), str(item["loc"][0]))
-            parts.append(f"{name}: {_sentence(item['msg'])} (got {item.get('input')!r})")
+            field = str(item["loc"][0])
+            name = field_to_env.get(field, field)
+            parts.append(
+                f"{name}: {_sentence(item['msg'])} (got {item.get('input')!r}); allowed: {_allowed(field)}"
+            )
         raise SettingsError("; ".join(parts)) from exc
 
-    data_dir = default_data_dir(env)
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'warmer.db'}"
-    config_path = Path(env.get("WARMER_CONFIG") or DEFAULT_CONFIG_PATH)
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (and the YAML file it points to); every variable is
+    checked here, where it is read, and a bad one is a SettingsError naming it, its value and
+    what it accepts."""
+    env = os.environ if env is None else env
+    worker = _worker_settings(env)
+    data_dir = _data_dir(env)
+    _check_llm_timeout(env)
+    named_config = (env.get("WARMER_CONFIG") or "").strip()
+    config_path = Path(named_config).expanduser() if named_config else DEFAULT_CONFIG_PATH
     return Settings(
-        database_url=normalize_database_url(database_url),
-        broker_url=env.get("CELERY_BROKER_URL") or DEFAULT_BROKER_URL,
+        database_url=database_url_from(env, data_dir),
+        broker_url=broker_url_from(env),
         data_dir=data_dir,
         config_path=config_path,
         worker=worker,
-        engineering_cache=load_yaml(config_path),
+        engineering_cache=load_yaml(config_path, named=bool(named_config)),
     )
+
+
+def _data_dir(env: Mapping[str, str]) -> Path:
+    path = default_data_dir(env)
+    if path.exists() and not path.is_dir():
+        raise SettingsError(
+            f"WARMER_DATA_DIR={str(path)!r}: is not a directory; expected a directory (created when missing)"
+        )
+    return path
+
+
+def _check_llm_timeout(env: Mapping[str, str]) -> None:
+    """WARMER_LLM_TIMEOUT_SECS is read by file_summary's LLM client; a bad value is said at start."""
+    value = (env.get("WARMER_LLM_TIMEOUT_SECS") or "").strip()
+    if not value:
+        return
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= _HOUR):
+        raise SettingsError(
+            f"WARMER_LLM_TIMEOUT_SECS={value!r}: allowed: a finite number of seconds > 0 and <= 3600"
+        )
+
+
+_DATABASE_FORMS = (
+    "expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (postgres:// also accepted),"
+    " or sqlite:///PATH for the embedded ledger"
+)
+
+
+def database_url_from(env: Mapping[str, str], data_dir: Path) -> str:
+    """DATABASE_URL normalized for SQLAlchemy, or the embedded SQLite file when it is unset."""
+    raw = (env.get("DATABASE_URL") or "").strip()
+    if not raw:
+        return f"sqlite:///{data_dir / 'warmer.db'}"
+    normalized = normalize_database_url(raw)
+    try:
+        url = make_url(normalized)
+    except (ArgumentError, ValueError) as exc:
+        raise SettingsError(
+            f"DATABASE_URL={redact_url(raw)!r}: not a database URL ({exc}); {_DATABASE_FORMS}"
+        ) from None
+    if url.drivername not in ("postgresql+psycopg2", "sqlite"):
+        raise SettingsError(
+            f"DATABASE_URL={redact_url(raw)!r}: unsupported scheme {url.drivername!r}; {_DATABASE_FORMS}"
+        )
+    if url.drivername == "sqlite" and not url.database:
+        raise SettingsError(f"DATABASE_URL={redact_url(raw)!r}: names no database file; {_DATABASE_FORMS}")
+    return normalized
+
+
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+_BROKER_FORMS = (
+    "expected redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://..., or amqp://USER:PASSWORD@HOST[:PORT]/VHOST"
+)
+
+
+def broker_url_from(env: Mapping[str, str]) -> str:
+    """CELERY_BROKER_URL (Celery's own variable), checked: Redis or RabbitMQ, a host, a numeric port."""
+    raw = (env.get("CELERY_BROKER_URL") or "").strip() or DEFAULT_BROKER_URL
+    for one in raw.split(";"):  # kombu's failover list: each must be a broker warmer can use
+        shown = f"CELERY_BROKER_URL={redact_url(raw)!r}"
+        scheme = one.split("://", 1)[0] if "://" in one else ""
+        if scheme not in BROKER_SCHEMES:
+            raise SettingsError(f"{shown}: unknown scheme {scheme or one[:20]!r}; {_BROKER_FORMS}")
+        parts = urlsplit(one)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError as exc:
+            raise SettingsError(f"{shown}: {exc}; {_BROKER_FORMS}") from None
+        if not parts.hostname:
+            raise SettingsError(f"{shown}: names no host; {_BROKER_FORMS}")
+        if scheme.startswith("redis") and parts.path not in ("", "/") and not parts.path[1:].isdigit():
+            raise SettingsError(
+                f"{shown}: the Redis database {parts.path[1:]!r} is not a number; {_BROKER_FORMS}"
+            )
+    return raw
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: a password becomes ***."""
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @lru_cache(maxsize=1)

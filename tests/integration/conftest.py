@@ -1,4 +1,10 @@
-"""Integration fixtures: a migrated Postgres database, a clean Redis db, and real worker processes."""
+"""Integration fixtures: a migrated Postgres database, a clean Redis db, and real worker processes.
+
+`cluster` runs on the machine's shared Redis and Postgres (never stopped or restarted) by default,
+on RabbitMQ with `@pytest.mark.parametrize("cluster", ["amqp"], indirect=True)`, and on private
+Redis and Postgres servers of its own (tests/support/private.py) with `["private"]`: fault tests
+stop, crash and flush those, and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ from celery import Celery
 from tests.support import services
 from tests.support.factories import add_repo
 from tests.support.gitrepo import git
+from tests.support.private import PrivatePostgres, PrivateRedis
 from warmer import publisher
+from warmer.ledger import migrate
 from warmer.ledger.db import Database
 from warmer.ledger.models import Repository, Trigger
 from warmer.queues import kombu_queues
@@ -41,10 +49,19 @@ def _services_up() -> None:
 class Cluster:
     """One test's world: its database, its broker db, its workers and a publisher."""
 
-    def __init__(self, db: Database, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        env: dict[str, str],
+        log_dir: Path,
+        redis: PrivateRedis | None = None,
+        postgres: PrivatePostgres | None = None,
+    ) -> None:
         self.db = db
         self.env = env
         self.log_dir = log_dir
+        self.redis = redis  # the private servers, when the test may stop, crash or flush them
+        self.postgres = postgres
         self.workers: list[services.Worker] = []
         self.app = Celery("warmer-tests")
         self.app.config_from_object("warmer.celery_defaults")
@@ -89,28 +106,54 @@ def _purge_amqp() -> None:
             queue.bind(channel).purge()
 
 
-@pytest.fixture
-def cluster(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    """A world on Redis by default; `@pytest.mark.parametrize("cluster", ["amqp"], indirect=True)`
-    puts it on the local RabbitMQ instead."""
-    broker = getattr(request, "param", "redis")
-    broker_url = AMQP_TEST_URL if broker == "amqp" else services.REDIS_TEST_URL
-    services.flush_redis()
-    if broker == "amqp":
-        _purge_amqp()
-    env = {
+def _env(tmp_path: Path, database_url: str, broker_url: str) -> dict[str, str]:
+    (tmp_path / "no-config.yaml").write_text("")  # every default
+    return {
         **WORKER_ENV,
-        "DATABASE_URL": pg_url,
+        "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
         "WARMER_DATA_DIR": str(tmp_path / "worker-data"),
         "WARMER_CONFIG": str(tmp_path / "no-config.yaml"),
     }
-    world = Cluster(Database(pg_url), env, tmp_path)
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """A world on the shared Redis by default; `@pytest.mark.parametrize("cluster", ["amqp"],
+    indirect=True)` puts it on the local RabbitMQ instead, `["private"]` on servers of its own."""
+    broker = getattr(request, "param", "redis")
+    if broker == "private":
+        yield from _private_cluster(tmp_path)
+        return
+    pg_url = request.getfixturevalue("pg_url")
+    broker_url = AMQP_TEST_URL if broker == "amqp" else services.REDIS_TEST_URL
+    services.flush_redis()
+    if broker == "amqp":
+        _purge_amqp()
+    world = Cluster(Database(pg_url), _env(tmp_path, pg_url, broker_url), tmp_path)
     yield world
     world.close()
     services.flush_redis()
     if broker == "amqp":
         _purge_amqp()
+
+
+def _private_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Private Redis and Postgres on free ports, data in temporary directories, removed afterwards."""
+    private_redis, private_pg = PrivateRedis().start(), PrivatePostgres()
+    world: Cluster | None = None
+    try:
+        private_pg.start()
+        url = private_pg.database_url(private_pg.create_database())
+        db = Database(url)
+        migrate.upgrade(db)
+        world = Cluster(db, _env(tmp_path, url, private_redis.url()), tmp_path, private_redis, private_pg)
+        yield world
+    finally:
+        if world is not None:
+            world.close()
+        private_redis.close()
+        private_pg.close()
 
 
 @pytest.fixture

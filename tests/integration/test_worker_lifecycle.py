@@ -283,6 +283,10 @@ def test_a_restarted_worker_is_a_new_instance(cluster: Cluster) -> None:
     [
         ({"KEEPTRUSTS_CACHE_WARMER_CONCURRENCY": "lots"}, "KEEPTRUSTS_CACHE_WARMER_CONCURRENCY: input should be a valid integer"),
         ({"KEEPTRUSTS_CACHE_WARMER_POLL_INTERVAL_SECS": "0"}, "KEEPTRUSTS_CACHE_WARMER_POLL_INTERVAL_SECS: input should be greater than 0"),
+        ({"KEEPTRUSTS_CACHE_WARMER_JOB_TIMEOUT_SECS": "inf"}, "KEEPTRUSTS_CACHE_WARMER_JOB_TIMEOUT_SECS: input should be a finite number (got 'inf'); allowed: a finite number > 0 and <= 604800"),
+        ({"CELERY_BROKER_URL": "nope://x"}, "CELERY_BROKER_URL='nope://x': unknown scheme 'nope'"),
+        ({"DATABASE_URL": "postgresql://u:pw@h:port/db"}, "DATABASE_URL='postgresql://u:***@h:port/db': not a database URL"),
+        ({"WARMER_CONFIG": "/nowhere/c.yaml"}, "WARMER_CONFIG='/nowhere/c.yaml': no such file"),
     ],
 )  # fmt: skip
 def test_bad_config_stops_the_worker_with_one_clear_line(
@@ -292,6 +296,7 @@ def test_bad_config_stops_the_worker_with_one_clear_line(
     assert worker.process is not None
     assert worker.process.wait(timeout=60) != 0
     assert f"warmer: invalid configuration: {message}" in worker.log()
+    assert "Traceback" not in worker.log()
 
 
 def test_a_worker_refuses_an_unmigrated_database(cluster: Cluster, tmp_path: Path) -> None:
@@ -301,7 +306,8 @@ def test_a_worker_refuses_an_unmigrated_database(cluster: Cluster, tmp_path: Pat
     try:
         worker = cluster.worker("old", wait=False, DATABASE_URL=database_url(name))
         assert worker.process is not None and worker.process.wait(timeout=60) != 0
-        assert "run `warmer db upgrade`" in worker.log()
+        assert "warmer: cannot start: database schema is at nothing" in worker.log()
+        assert "run `warmer db upgrade`" in worker.log() and "Traceback" not in worker.log()
     finally:
         drop_database(name)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -22,6 +21,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_DSN = os.environ.get("WARMER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("WARMER_TEST_REDIS", "redis://127.0.0.1:6379/11")
+# How to start the machine's shared services if they are down (for the error message only: no test
+# ever stops or restarts them; fault tests run private servers, see tests/support/private.py).
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 REDIS_START = (
     'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
@@ -104,28 +105,6 @@ def postgres_up() -> bool:
         return False
 
 
-def start_redis() -> None:
-    subprocess.run(REDIS_START, shell=True, check=True, capture_output=True)
-    wait_for(redis_up, 30, 0.2, "redis to start")
-
-
-def stop_redis() -> None:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    with contextlib.suppress(redis.ConnectionError):  # shutdown closes the connection under us
-        client.shutdown(nosave=True)
-    wait_for(lambda: not redis_up(), 30, 0.2, "redis to stop")
-
-
-def stop_postgres() -> None:
-    subprocess.run(PG_START.replace(" start", " stop -m fast"), shell=True, check=True, capture_output=True)
-    wait_for(lambda: not postgres_up(), 30, 0.2, "postgres to stop")
-
-
-def start_postgres() -> None:
-    subprocess.run(PG_START, shell=True, check=True, capture_output=True)
-    wait_for(postgres_up, 60, 0.2, "postgres to start")
-
-
 def health(port: int) -> tuple[int, dict[str, object]]:
     """GET a worker's /health: (status code, body), whether healthy (200) or not (503)."""
     try:
@@ -176,6 +155,18 @@ class Worker:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def pool_pids(self) -> list[int]:
+        """The worker's pool processes (children of its main process), read from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended while we looked
+                continue
+            if int(fields[1]) == self.pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
 
     def kill9(self) -> None:
         """SIGKILL the whole worker: main process and pool children, no cleanup of any kind."""

@@ -58,6 +58,7 @@ def test_connect_fires_on_first_connect_reconnect_and_branch_change(
 def test_a_name_taken_by_another_source_is_refused(
     ledger: Database, small_repo: Path, tmp_path: Path
 ) -> None:
+    (tmp_path / "none").write_text("")  # every default
     settings = load_settings(
         {
             "WARMER_CONFIG": str(tmp_path / "none"),

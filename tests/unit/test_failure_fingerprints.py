@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -471,6 +472,15 @@ def test_unknown_repository_and_bad_input_change_nothing(ledger: Database) -> No
     assert stored(ledger) == {}
 
 
+# A running job as a worker leaves it: claimed by someone, with its claim (the schema requires it).
+_RUNNING = {
+    "status": JobStatus.RUNNING,
+    "claim_token": "t",
+    "worker_id": "w",
+    "claimed_at": datetime.now(UTC),
+}
+
+
 def test_ingest_queues_a_refresh_at_the_branch_baseline(ledger: Database) -> None:
     repo = add_repo(ledger, name="demo")
     set_baseline(ledger, repo.id, "main", "c" * 40, "t" * 40)
@@ -488,7 +498,7 @@ def test_ingest_queues_a_refresh_at_the_branch_baseline(ledger: Database) -> Non
     assert not queued.refresh.created
     # Already running: it may have read the old counts, so another job is queued.
     with ledger.session() as session:
-        session.execute(update(Job).where(Job.id == report.refresh.job_id).values(status=JobStatus.RUNNING))
+        session.execute(update(Job).where(Job.id == report.refresh.job_id).values(**_RUNNING))
     running = ingest_junit(ledger, "demo", GO.encode(), source="cli")
     assert running.refresh is not None and running.refresh.created
     assert running.refresh.job_id != report.refresh.job_id
@@ -497,7 +507,7 @@ def test_ingest_queues_a_refresh_at_the_branch_baseline(ledger: Database) -> Non
     assert burst.refresh is not None and not burst.refresh.created
     assert burst.refresh.job_id == running.refresh.job_id
     with ledger.session() as session:
-        session.execute(update(Job).where(Job.id == running.refresh.job_id).values(status=JobStatus.RUNNING))
+        session.execute(update(Job).where(Job.id == running.refresh.job_id).values(**_RUNNING))
     third = ingest_junit(ledger, "demo", SUREFIRE.replace("subtracts", "y").encode(), source="cli")
     assert third.refresh is not None and third.refresh.created
     assert third.refresh.job_id not in (report.refresh.job_id, running.refresh.job_id)

@@ -7,8 +7,14 @@ from warmer.settings import EngineeringCache, SettingsError, load_settings, load
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _empty(tmp_path: Path) -> str:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    return str(path)
+
+
 def test_documented_defaults(tmp_path: Path) -> None:
-    settings = load_settings({"WARMER_DATA_DIR": str(tmp_path), "WARMER_CONFIG": str(tmp_path / "none.yaml")})
+    settings = load_settings({"WARMER_DATA_DIR": str(tmp_path), "WARMER_CONFIG": _empty(tmp_path)})
     worker = settings.worker
     assert (worker.concurrency, worker.poll_interval_secs, worker.heartbeat_secs) == (4, 5, 30)
     assert (worker.stale_threshold_secs, worker.health_port, worker.max_retries) == (120, 8081, 3)
@@ -34,14 +40,14 @@ def test_shipped_yaml_holds_every_key_at_its_default() -> None:
         assert f"{key}:" in text
 
 
-def test_environment_overrides_and_postgres_scheme() -> None:
+def test_environment_overrides_and_postgres_scheme(tmp_path: Path) -> None:
     settings = load_settings(
         {
             "KEEPTRUSTS_CACHE_WARMER_CONCURRENCY": "8",
             "KEEPTRUSTS_CACHE_WARMER_HEALTH_PORT": "9090",
             "DATABASE_URL": "postgres://u:p@db:5432/warmer",
             "CELERY_BROKER_URL": "amqp://guest:guest@localhost:5672//",
-            "WARMER_CONFIG": "/nonexistent.yaml",
+            "WARMER_CONFIG": _empty(tmp_path),
         }
     )
     assert settings.worker.concurrency == 8 and settings.worker.health_port == 9090
@@ -70,9 +76,9 @@ def test_environment_overrides_and_postgres_scheme() -> None:
         ),
     ],
 )
-def test_bad_environment_value_names_the_variable(env: dict[str, str], expected: str) -> None:
+def test_bad_environment_value_names_the_variable(env: dict[str, str], expected: str, tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as error:
-        load_settings({**env, "WARMER_CONFIG": "/nonexistent.yaml"})
+        load_settings({**env, "WARMER_CONFIG": _empty(tmp_path)})
     assert expected in str(error.value)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -141,6 +145,40 @@ class Database:
         """Raise if the database does not answer."""
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    @property
+    def shown(self) -> str:
+        """The URL as it may be logged (no password)."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def wait_until_reachable(
+        self, log: logging.Logger, *, interval: float = 2.0, report_every: float = 30.0
+    ) -> None:
+        """Block until the database answers, as Celery does for its broker: a worker started before
+        Postgres waits for it instead of exiting. Says so at once, every `report_every` seconds
+        while it waits, and when the database answers."""
+        started: float | None = None
+        reported = -math.inf
+        while True:
+            try:
+                self.ping()
+            except OperationalError as exc:
+                now = time.monotonic()
+                started = now if started is None else started
+                if now - reported >= report_every:
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+                    log.warning(
+                        "waiting for the ledger database %s: %s (trying again every %gs)",
+                        self.shown,
+                        reason,
+                        interval,
+                    )
+                    reported = now
+                time.sleep(interval)
+                continue
+            if started is not None:
+                log.info("the ledger database answers after %.0fs of waiting", time.monotonic() - started)
+            return
 
     def dispose(self) -> None:
         self.engine.dispose()

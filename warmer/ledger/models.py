@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Enum,
     ForeignKey,
     Index,
@@ -133,6 +134,24 @@ class Job(Base):
             postgresql_where=text("status IN ('queued', 'claimed', 'running')"),
             sqlite_where=text("status IN ('queued', 'claimed', 'running')"),
         ),
+        # Rows maintenance could not handle are refused (migration 0006; triggers on SQLite):
+        # a priority no queue knows, negative counters, a claimed or running job without its claim
+        # (it could never complete, and nothing would say it is stuck), a finished job without a time.
+        CheckConstraint(
+            "(trigger = 'commit' AND priority = 0) OR (trigger IN ('connect', 'manual') AND priority = 1)"
+            " OR (trigger = 'miss' AND priority = 2)",
+            name="ck_jobs_priority_of_trigger",
+        ),
+        CheckConstraint("attempts >= 0 AND failures >= 0 AND reclaims >= 0", name="ck_jobs_counters"),
+        CheckConstraint(
+            "status NOT IN ('claimed', 'running')"
+            " OR (claim_token IS NOT NULL AND worker_id IS NOT NULL AND claimed_at IS NOT NULL)",
+            name="ck_jobs_claim",
+        ),
+        CheckConstraint("status <> 'queued' OR claim_token IS NULL", name="ck_jobs_queued_unclaimed"),
+        CheckConstraint(
+            "status NOT IN ('completed', 'failed') OR finished_at IS NOT NULL", name="ck_jobs_finished"
+        ),
     )
 
 
@@ -157,6 +176,7 @@ class JobEvent(Base):
             postgresql_where=_TERMINAL_EVENT,
             sqlite_where=_TERMINAL_EVENT,
         ),
+        CheckConstraint("attempt >= 0", name="ck_job_events_attempt"),
     )
 
 
@@ -172,6 +192,8 @@ class WarmerInstance(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("concurrency >= 1", name="ck_warmer_instances_concurrency"),)
 
 
 class CacheEntry(Base):
@@ -317,6 +339,7 @@ class CommitTrigger(Base):
             sqlite_where=_PENDING,
         ),
         Index("ix_commit_triggers_due", "due_at", postgresql_where=_PENDING, sqlite_where=_PENDING),
+        CheckConstraint("commits_seen >= 1", name="ck_commit_triggers_commits_seen"),
     )
 
 
@@ -334,6 +357,10 @@ class WebhookDelivery(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(Text)
     commit_trigger_id: Mapped[int | None] = mapped_column(BigId)
+
+    __table_args__ = (
+        CheckConstraint("status_code BETWEEN 100 AND 599", name="ck_webhook_deliveries_status_code"),
+    )
 
 
 class EmbeddingVector(Base):

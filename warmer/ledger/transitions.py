@@ -313,6 +313,22 @@ def reclaim(
     return new
 
 
+def fail_queued(session: Executor, job_id: int, error: str, *, actor: str) -> bool:
+    """queued → failed for a job that can never be delivered (e.g. a row written by hand with a
+    priority no queue knows): a person sees it among the failed jobs instead of it blocking or
+    silently waiting. False if it was no longer queued."""
+    row = session.execute(
+        update(_JOBS)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(status=JobStatus.FAILED, error=error, finished_at=utcnow(), published_at=None)
+        .returning(Job.attempts)
+    ).one_or_none()
+    if row is None:
+        return False
+    _event(session, job_id, JobStatus.QUEUED, JobStatus.FAILED, actor, row.attempts, error)
+    return True
+
+
 def requeue(session: Session, job_id: int, actor: str) -> None:
     """failed → queued by a person's decision, with a fresh allowance of retries."""
     job = session.get(Job, job_id)

@@ -28,6 +28,8 @@ from warmer.triggers import commit as commit_trigger
 log = logging.getLogger("warmer.triggers")
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a push payload lists at most 2,048 commits; anything larger is not one
 PROVIDERS = ("github", "gitlab")
+SIGNATURE_HEADERS = {"github": "X-Hub-Signature-256", "gitlab": "X-Gitlab-Token"}
+_SIGNATURE_FORMS = {"github": "'sha256=' and 64 hex digits", "gitlab": "the repository's webhook secret"}
 _ZERO_SHA = "0" * 40
 
 
@@ -50,33 +52,58 @@ def handle(
 ) -> Response:
     """Process one delivery; every outcome, accepted or refused, is recorded."""
     headers = {k.lower(): v for k, v in headers.items()}
+    response, trigger_id = _respond(db, settings, provider, repo_name, headers, body)
+    record(db, provider, repo_name, headers, response, trigger_id)
+    return response
+
+
+def record(
+    db: Database,
+    provider: str,
+    repo_name: str,
+    headers: dict[str, str],
+    response: Response,
+    trigger_id: int | None = None,
+) -> None:
+    """Write one delivery's row: what came (as far as it could be read) and how it was answered."""
+    headers = {k.lower(): v for k, v in headers.items()}
     event = headers.get("x-github-event") or headers.get("x-gitlab-event")
     delivery = headers.get("x-github-delivery") or headers.get("x-gitlab-event-uuid")
-    response, trigger_id = _respond(db, settings, provider, repo_name, headers, body)
     with db.session() as session:
         session.execute(
             insert(WebhookDelivery).values(
-                provider=provider[:20],
-                repo_name=repo_name[:200],
-                delivery_id=(delivery or "")[:100] or None,
-                event=(event or "")[:100] or None,
+                provider=_printable(provider, 20),
+                repo_name=_printable(repo_name, 200),
+                delivery_id=_printable(delivery or "", 100) or None,
+                event=_printable(event or "", 100) or None,
                 status_code=response.status,
-                outcome=response.message[:2000],
+                outcome=_printable(response.message, 2000),
                 commit_trigger_id=trigger_id,
             )
         )
     level = logging.INFO if response.status < 400 else logging.WARNING
-    log.log(level, "webhook %s/%s: %s %s", provider, repo_name, response.status, response.message)
-    return response
+    log.log(level, "webhook %r/%r: %s %s", provider[:40], repo_name[:200], response.status, response.message)
+
+
+def _printable(text: str, limit: int) -> str:
+    """What can be stored and shown: control characters (NUL included) become '?'."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def _respond(
     db: Database, settings: Settings, provider: str, repo_name: str, headers: dict[str, str], body: bytes
 ) -> tuple[Response, int | None]:
     if provider not in PROVIDERS:
-        return Response(404, f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})"), None
+        return Response(404, f"unknown provider {provider[:40]!r} (known: {', '.join(PROVIDERS)})"), None
     if len(body) > MAX_BODY_BYTES:
         return Response(413, f"payload of {len(body)} bytes is over {MAX_BODY_BYTES}"), None
+    if not repo_name or not repo_name.isprintable() or len(repo_name) > 200:
+        return Response(404, f"unknown repository {_printable(repo_name, 200)!r}"), None
+    header = SIGNATURE_HEADERS[provider]
+    if not headers.get(header.lower(), "").isascii():
+        return Response(
+            400, f"{header} holds non-ASCII characters; a {_SIGNATURE_FORMS[provider]} is expected"
+        ), None
     with db.session() as session:
         repo = session.execute(select(Repository).where(Repository.name == repo_name)).scalar_one_or_none()
         secret = repo.webhook_secret if repo else None
@@ -112,7 +139,8 @@ def _respond(
 
 
 def _verified(provider: str, secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Constant-time comparison of bytes (headers were checked to be ASCII)."""
     if provider == "github":
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, headers.get("x-hub-signature-256", ""))
-    return hmac.compare_digest(secret, headers.get("x-gitlab-token", ""))
+        expected = b"sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        return hmac.compare_digest(expected, headers.get("x-hub-signature-256", "").encode("ascii"))
+    return hmac.compare_digest(secret.encode(), headers.get("x-gitlab-token", "").encode("ascii"))

@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 from celery import bootsteps
+from sqlalchemy.exc import OperationalError
 
 from warmer import runtime
 from warmer.broker import BrokerProbe
@@ -36,9 +37,6 @@ class WarmerWorker(bootsteps.StartStopStep):
     def start(self, worker: Any) -> None:
         settings = runtime.settings()
         db = runtime.database()
-        migrate.ensure_current(db)
-        log.info("starting cache warmer worker concurrency=%d", worker.concurrency)
-        instances.register(db, self.instance_id, socket.gethostname(), os.getpid(), worker.concurrency)
         from celery.worker import state
 
         check = HealthCheck(
@@ -47,15 +45,33 @@ class WarmerWorker(bootsteps.StartStopStep):
             BrokerProbe(worker.app.conf.broker_url),
             self.instance_id,
             local_active=lambda: len(state.active_requests),
+            delivery_bound_secs=Maintenance.delivery_bound_secs(settings.worker.poll_interval_secs),
         )
         port = settings.worker.health_port
-        try:
+        try:  # first, so that an orchestrator sees why this worker is waiting
             self.health = HealthServer(port, check).start()
             log.info("health endpoint on :%d/health", port)
         except OSError as exc:
             log.error("cannot serve the health endpoint on port %d: %s", port, exc)
+        self._wait_for_ledger(db)
+        log.info("starting cache warmer worker concurrency=%d", worker.concurrency)
+        instances.register(db, self.instance_id, socket.gethostname(), os.getpid(), worker.concurrency)
         self.maintenance = Maintenance(worker.app, db, settings, self.instance_id).start()
         log.info("polling for warmer jobs")
+
+    def _wait_for_ledger(self, db: Database) -> None:
+        """Wait for Postgres like Celery waits for its broker; refuse a schema of another version
+        with one line (not Celery's "Unrecoverable error" traceback)."""
+        while True:
+            db.wait_until_reachable(log)
+            try:
+                migrate.ensure_current(db)
+                return
+            except OperationalError:  # gone again between the two: keep waiting
+                continue
+            except migrate.SchemaOutOfDate as exc:
+                log.error("warmer: cannot start: %s", exc)
+                raise SystemExit(1) from None
 
     def stop(self, worker: Any) -> None:
         if self.maintenance is not None:

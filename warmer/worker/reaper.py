@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
@@ -53,6 +55,7 @@ class StaleJobReaper:
         self.actor = actor
         # (job id, claim token) -> when this leader first saw no session holding the job's lock.
         self._absent_since: dict[tuple[int, str], datetime] = {}
+        self._bad_rows: dict[int, str] = {}  # job id -> the problem already reported
 
     def run_once(self, now: datetime) -> list[Reclaimed]:
         stale_before = now - timedelta(seconds=self.stale_threshold_secs)
@@ -73,34 +76,56 @@ class StaleJobReaper:
         }
         reclaimed: list[Reclaimed] = []
         for row in rows:
-            silent = (now - row.last_sign).total_seconds()
-            key = (row.id, row.claim_token)
-            if row.id not in held:
-                first_seen = self._absent_since.setdefault(key, now)
-                gone_for = (now - first_seen).total_seconds()
-                if gone_for < LOCK_GRACE_SECS or row.last_sign >= quiet_before:
-                    continue
-                reason = (
-                    f"worker {row.worker_id} is gone: no session has held the job's lock for {gone_for:.0f}s "
-                    f"(last heartbeat {silent:.0f}s ago)"
-                )
-            elif row.last_sign < stale_before:
-                reason = (
-                    f"heartbeat stale for {silent:.0f}s (STALE_THRESHOLD_SECS={self.stale_threshold_secs:g})"
-                )
-            else:
+            try:
+                done = self._consider(row, now, held, stale_before, quiet_before)
+            except OperationalError:  # the database went away: not this row's fault, the tick stops
+                raise
+            except Exception as exc:  # one row it cannot handle must not stop the others: report it
+                self._report_bad_row(row.id, exc)
                 continue
-            with self.db.session() as session:
-                status = transitions.reclaim(
-                    session, row.id, row.claim_token, reason, max_retries=self.max_retries, actor=self.actor
-                )
-                if status is not None and row.id in held:
-                    # A hung worker still holds the job's lock: end its session, or nobody can claim the job.
-                    pid = terminate_holder(session.connection(), row.id)
-                    if pid is not None:
-                        log.warning("job_id=%s: ended database session %s of its hung worker", row.id, pid)
-            self._absent_since.pop(key, None)
-            if status is not None:
-                log.warning("reclaimed job job_id=%s -> %s: %s", row.id, status.value, reason)
-                reclaimed.append(Reclaimed(row.id, status, reason))
+            self._bad_rows.pop(row.id, None)
+            if done is not None:
+                reclaimed.append(done)
         return reclaimed
+
+    def _consider(
+        self, row: Any, now: datetime, held: set[int], stale_before: datetime, quiet_before: datetime
+    ) -> Reclaimed | None:
+        silent = (now - row.last_sign).total_seconds()
+        key = (row.id, row.claim_token)
+        if row.id not in held:
+            first_seen = self._absent_since.setdefault(key, now)
+            gone_for = (now - first_seen).total_seconds()
+            if gone_for < LOCK_GRACE_SECS or row.last_sign >= quiet_before:
+                return None
+            reason = (
+                f"worker {row.worker_id} is gone: no session has held the job's lock for {gone_for:.0f}s "
+                f"(last heartbeat {silent:.0f}s ago)"
+            )
+        elif row.last_sign < stale_before:
+            reason = f"heartbeat stale for {silent:.0f}s (STALE_THRESHOLD_SECS={self.stale_threshold_secs:g})"
+        else:
+            return None
+        with self.db.session() as session:
+            status = transitions.reclaim(
+                session, row.id, row.claim_token, reason, max_retries=self.max_retries, actor=self.actor
+            )
+            if status is not None and row.id in held:
+                # A hung worker still holds the job's lock: end its session, or nobody can claim the job.
+                pid = terminate_holder(session.connection(), row.id)
+                if pid is not None:
+                    log.warning("job_id=%s: ended database session %s of its hung worker", row.id, pid)
+        self._absent_since.pop(key, None)
+        if status is None:
+            return None
+        log.warning("reclaimed job job_id=%s -> %s: %s", row.id, status.value, reason)
+        return Reclaimed(row.id, status, reason)
+
+    def _report_bad_row(self, job_id: int, exc: Exception) -> None:
+        """Say once per distinct problem which row the reaper skips, and why."""
+        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if self._bad_rows.get(job_id) != problem:
+            log.error(
+                "reaper: job_id=%s cannot be handled, skipped (the other jobs go on): %s", job_id, problem
+            )
+        self._bad_rows[job_id] = problem

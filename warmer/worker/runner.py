@@ -90,6 +90,8 @@ class JobRunner:
         if claim is None:
             self.connection.unlock()
             log.info("job_id=%s is not queued or not due; skipping this delivery", job_id)
+            with self.connection.transaction() as conn:  # not due yet: the poller publishes it when it is
+                outbox.forget(conn, job_id)
             return RunReport(job_id, Outcome.SKIPPED)
         log.info("claimed job job_id=%s artifact_type=%s", job_id, claim.artifact_type)
         try:
