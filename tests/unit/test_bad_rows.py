@@ -1,5 +1,5 @@
 """One bad row cannot stop maintenance: the schema refuses rows maintenance could not handle
-(migration 0006: CHECK constraints on Postgres, triggers on SQLite), the migration repairs rows
+(migration 0007: CHECK constraints on Postgres, triggers on SQLite), the migration repairs rows
 already written, and a row that gets past both (written before the constraints, or by hand) is
 reported and skipped while the leader's other work goes on."""
 
@@ -93,7 +93,7 @@ def test_the_migration_repairs_rows_written_before_it(pg_url: str) -> None:
     assert job(db, bad_priority).priority == 1
     repaired = job(db, broken_claim)
     assert (repaired.status, repaired.published_at) == (JobStatus.QUEUED, None)  # the leader publishes it
-    assert "migration 0006: was running without a claim; queued again" in (repaired.error or "")
+    assert "migration 0007: was running without a claim; queued again" in (repaired.error or "")
     assert job(db, unfinished).finished_at is not None
     db.dispose()
 

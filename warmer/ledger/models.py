@@ -134,7 +134,7 @@ class Job(Base):
             postgresql_where=text("status IN ('queued', 'claimed', 'running')"),
             sqlite_where=text("status IN ('queued', 'claimed', 'running')"),
         ),
-        # Rows maintenance could not handle are refused (migration 0006; triggers on SQLite):
+        # Rows maintenance could not handle are refused (migration 0007; triggers on SQLite):
         # a priority no queue knows, negative counters, a claimed or running job without its claim
         # (it could never complete, and nothing would say it is stuck), a finished job without a time.
         CheckConstraint(

@@ -17,8 +17,8 @@ deletes through the events' foreign key), gets triggers that refuse the same row
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -60,7 +60,7 @@ REPAIRS = [
     # A claimed or running job without its claim can never be completed, and nobody would know it
     # is stuck: it goes back to the queue, without a message, so the leader publishes one.
     "UPDATE jobs SET status = 'queued', claim_token = NULL, worker_id = NULL, published_at = NULL,"
-    " error = 'migration 0006: was ' || CAST(status AS TEXT) || ' without a claim; queued again'"
+    " error = 'migration 0007: was ' || CAST(status AS TEXT) || ' without a claim; queued again'"
     " WHERE status IN ('claimed', 'running')"
     " AND (claim_token IS NULL OR worker_id IS NULL OR claimed_at IS NULL)",
     "UPDATE jobs SET claim_token = NULL WHERE status = 'queued' AND claim_token IS NOT NULL",
