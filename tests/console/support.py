@@ -18,7 +18,6 @@ from typing import Any
 
 from celery import Celery
 from flower.urls import settings as flower_settings
-from sqlalchemy import insert
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
@@ -27,7 +26,8 @@ from tornado.options import options as flower_options
 from warmer.console.app import make_app
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
-from warmer.ledger.models import CacheLookup, Job, Repository
+from warmer.ledger.lookup_stats import record_lookups
+from warmer.ledger.models import Job, Repository
 from warmer.queues import kombu_queues
 from warmer.settings import Settings
 
@@ -168,7 +168,7 @@ def add_lookups(db: Database, repo: Repository, artifact: str, hits: int, misses
                  task_type=task_type, hit=hit, at=at)
             for hit in [True] * hits + [False] * misses]  # fmt: skip
     with db.session() as session:
-        session.execute(insert(CacheLookup), rows)
+        record_lookups(session, rows)
 
 
 def fail_job(db: Database, job_id: int, error: str, worker: str = "worker-a") -> None:

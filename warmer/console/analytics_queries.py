@@ -1,17 +1,25 @@
-"""The Analytics page's reads: miss patterns, what misses promoted, conversions, hit rate over time."""
+"""The Analytics page's reads: hit rate over time, miss patterns, what misses promoted, conversions.
+
+Lookup figures come from the hourly rollup (`lookup_hourly`, kept as lookups are recorded), so
+a window costs its hours times the patterns active in them, never the lookups themselves; the
+window is whole clock hours, the current one included. Job figures read the miss jobs queued in
+the window through their own partial index (the miss trigger caps them per hour).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from warmer.ledger.models import CacheLookup, Job, JobStatus, Trigger
+from warmer.ledger.lookup_stats import hour_of
+from warmer.ledger.models import Job, JobStatus, LookupHourly, Trigger
 from warmer.ledger.queries import miss_conversions
 
 MAX_WINDOW_HOURS = 24 * 90
+_H = LookupHourly
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -23,31 +31,27 @@ def bucket_seconds(window_hours: float) -> int:
     return 3600 if window_hours <= 48 else 86400
 
 
-def _bucket(session: Session, seconds: int) -> ColumnElement[Any]:
-    """Lookup time floored to the bucket, as epoch seconds (the same on Postgres and SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        epoch = func.extract("epoch", CacheLookup.at)
-        return func.floor(epoch / seconds) * seconds
-    epoch = cast(func.strftime("%s", CacheLookup.at), Integer)  # integer division floors
-    return (epoch / seconds) * seconds
+def window_start(now: datetime, window_hours: float) -> datetime:
+    """The first whole hour of a window of `window_hours` that ends with the current hour."""
+    hours = max(round(window_hours), 1)
+    return hour_of(now) - timedelta(hours=hours - 1)
 
 
 def miss_patterns(session: Session, since: datetime, limit: int = 10) -> list[dict[str, Any]]:
-    """Top (repository, artifact type) pairs by misses since `since`, with how many distinct paths
-    and task types missed and what share of their lookups hit."""
-    misses = func.sum(case((CacheLookup.hit.is_(False), 1), else_=0))
+    """Top (repository, artifact type) pairs by misses since `since`, with how many task types
+    missed, what share of their lookups hit, and the stale hits among those."""
+    misses = func.sum(_H.misses)
     rows = session.execute(
         select(
-            CacheLookup.repo_name, CacheLookup.artifact_type, misses.label("misses"),
-            func.count().label("lookups"),
-            func.count(func.distinct(CacheLookup.path)).label("paths"),
-            func.count(func.distinct(CacheLookup.task_type)).label("task_types"),
-            func.max(CacheLookup.at).label("last_at"),
+            _H.repo_name, _H.artifact_type, misses.label("misses"), func.sum(_H.lookups).label("lookups"),
+            func.sum(_H.stale_hits).label("stale_hits"),
+            func.count(func.distinct(_H.task_type)).label("task_types"),
+            func.max(_H.last_at).label("last_at"),
         )
-        .where(CacheLookup.at >= since)
-        .group_by(CacheLookup.repo_name, CacheLookup.artifact_type)
+        .where(_H.hour >= since)
+        .group_by(_H.repo_name, _H.artifact_type)
         .having(misses > 0)
-        .order_by(misses.desc(), CacheLookup.repo_name, CacheLookup.artifact_type)
+        .order_by(misses.desc(), _H.repo_name, _H.artifact_type)
         .limit(limit)
     ).all()  # fmt: skip
     return [
@@ -55,9 +59,9 @@ def miss_patterns(session: Session, since: datetime, limit: int = 10) -> list[di
             "repo": row.repo_name,
             "artifact_type": row.artifact_type,
             "misses": int(row.misses),
-            "lookups": row.lookups,
-            "hit_rate": round(1 - int(row.misses) / row.lookups, 3),
-            "paths": row.paths,
+            "lookups": int(row.lookups),
+            "hit_rate": round(1 - int(row.misses) / int(row.lookups), 3),
+            "stale_hits": int(row.stale_hits or 0),
             "task_types": row.task_types,
             "last_at": _iso(row.last_at),
         }
@@ -92,16 +96,16 @@ def promoted_artifacts(session: Session, since: datetime, limit: int = 10) -> li
 
 
 def hit_rate_series(session: Session, since: datetime, now: datetime, seconds: int) -> list[dict[str, Any]]:
-    """Lookups, hits and hit rate per time bucket from `since` to `now`; empty buckets are kept
+    """Lookups, hits and hit rate per hour (or day) from `since` to `now`; empty buckets are kept
     (rate None) so a plot shows gaps as gaps instead of joining distant points."""
-    bucket = _bucket(session, seconds).label("bucket")
     rows = session.execute(
-        select(bucket, func.count().label("lookups"),
-               func.sum(case((CacheLookup.hit.is_(True), 1), else_=0)).label("hits"))
-        .where(CacheLookup.at >= since)
-        .group_by(bucket)
-    ).all()  # fmt: skip
-    counts = {int(row.bucket): (row.lookups, int(row.hits or 0)) for row in rows}
+        select(_H.hour, func.sum(_H.lookups), func.sum(_H.hits)).where(_H.hour >= since).group_by(_H.hour)
+    ).all()
+    counts: dict[int, tuple[int, int]] = {}
+    for hour, lookups, hits in rows:
+        at = int(hour.timestamp()) // seconds * seconds
+        before = counts.get(at, (0, 0))
+        counts[at] = (before[0] + int(lookups), before[1] + int(hits or 0))
     start = int(since.timestamp()) // seconds * seconds
     series = []
     for at in range(start, int(now.timestamp()) + 1, seconds):
@@ -113,27 +117,27 @@ def hit_rate_series(session: Session, since: datetime, now: datetime, seconds: i
     return series
 
 
-def analytics(session: Session, now: datetime, window_hours: float, top: int = 10) -> dict[str, Any]:
-    """Everything the Analytics page plots, over the last `window_hours`."""
-    since = now - timedelta(hours=window_hours)
-    totals = session.execute(
-        select(func.count(), func.sum(case((CacheLookup.hit.is_(True), 1), else_=0))).where(
-            CacheLookup.at >= since
-        )
-    ).one()
-    lookups, hits = totals[0], int(totals[1] or 0)
-    conversions = miss_conversions(session, since)
+def analytics(
+    session: Session, now: datetime, window_hours: float, top: int = 10, miss_window_hours: float = 24
+) -> dict[str, Any]:
+    """Everything the Analytics page plots, over the whole hours of the last `window_hours`."""
+    since = window_start(now, window_hours)
     seconds = bucket_seconds(window_hours)
+    series = hit_rate_series(session, since, now, seconds)
+    lookups = sum(point["lookups"] for point in series)
+    hits = sum(point["hits"] for point in series)
+    stale = session.execute(select(func.sum(_H.stale_hits)).where(_H.hour >= since)).scalar_one()
     return {
         "window_hours": window_hours,
         "since": _iso(since),
         "now": _iso(now),
         "lookups": lookups,
         "hits": hits,
+        "stale_hits": int(stale or 0),
         "hit_rate": round(hits / lookups, 3) if lookups else None,
         "miss_patterns": miss_patterns(session, since, top),
         "promoted_artifacts": promoted_artifacts(session, since, top),
-        "conversions": conversions,
+        "conversions": miss_conversions(session, since, miss_window_hours=miss_window_hours, limit=top),
         "bucket_seconds": seconds,
-        "hit_rate_series": hit_rate_series(session, since, now, seconds),
+        "hit_rate_series": series,
     }

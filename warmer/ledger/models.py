@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +83,11 @@ _QUEUED = text("status = 'queued'")
 _IN_FLIGHT = text("status IN ('claimed', 'running')")
 _FINISHED = text("finished_at IS NOT NULL")
 _TERMINAL_EVENT = text("to_status IN ('completed', 'failed')")
+_COMPLETED = text("status = 'completed'")
+_MISS = text("trigger = 'miss'")
+# The metrics' counters count these events through their own small indexes, never by a scan.
+RECLAIM_EVENT = text("detail LIKE 'reclaim %'")
+RETRY_EVENT = text("to_status = 'queued' AND detail LIKE 'failure %'")
 
 
 class Job(Base):
@@ -125,6 +131,31 @@ class Job(Base):
         Index("ix_jobs_in_flight", "worker_id", postgresql_where=_IN_FLIGHT, sqlite_where=_IN_FLIGHT),
         Index("ix_jobs_finished", "finished_at", postgresql_where=_FINISHED, sqlite_where=_FINISHED),
         Index("ix_jobs_repo", "repo_id", "artifact_type"),
+        # The console's reads (migration 0006): keyset pages of a filtered list, newest first...
+        Index("ix_jobs_status_id", "status", "id"),
+        Index("ix_jobs_repo_id", "repo_id", "id"),
+        Index("ix_jobs_trigger_id", "trigger", "id"),
+        # ... counts of the last 24 hours from the index alone, and each repository's last warming ...
+        Index(
+            "ix_jobs_finished_status",
+            "finished_at",
+            "status",
+            postgresql_where=_FINISHED,
+            sqlite_where=_FINISHED,
+        ),
+        Index(
+            "ix_jobs_repo_completed",
+            "repo_id",
+            "finished_at",
+            postgresql_where=_COMPLETED,
+            sqlite_where=_COMPLETED,
+        ),
+        # ... miss jobs by when they were queued (Analytics) and by when they become available (the
+        # miss trigger's per-hour cap counts these for every threshold it reaches) ...
+        Index("ix_jobs_miss_queued", "queued_at", postgresql_where=_MISS, sqlite_where=_MISS),
+        Index("ix_jobs_miss_available", "available_at", postgresql_where=_MISS, sqlite_where=_MISS),
+        # ... and search by commit prefix (text_pattern_ops: LIKE 'abc%' whatever the collation).
+        Index("ix_jobs_commit", "commit", postgresql_ops={"commit": "varchar_pattern_ops"}),
         # One active job per (repo, branch, commit, artifact, scope): duplicates collapse.
         Index(
             "ux_jobs_active_dedupe",
@@ -134,6 +165,16 @@ class Job(Base):
             sqlite_where=text("status IN ('queued', 'claimed', 'running')"),
         ),
     )
+
+
+# Search by error text (ILIKE '%...%') through trigrams: Postgres only (pg_trgm); SQLite scans.
+Index(
+    "ix_jobs_error_trgm",
+    Job.error,
+    postgresql_using="gin",
+    postgresql_ops={"error": "gin_trgm_ops"},
+    postgresql_where=text("error IS NOT NULL"),
+).ddl_if(dialect="postgresql")
 
 
 class JobEvent(Base):
@@ -157,6 +198,8 @@ class JobEvent(Base):
             postgresql_where=_TERMINAL_EVENT,
             sqlite_where=_TERMINAL_EVENT,
         ),
+        Index("ix_job_events_reclaims", "id", postgresql_where=RECLAIM_EVENT, sqlite_where=RECLAIM_EVENT),
+        Index("ix_job_events_retries", "id", postgresql_where=RETRY_EVENT, sqlite_where=RETRY_EVENT),
     )
 
 
@@ -237,7 +280,69 @@ class CacheLookup(Base):
     stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
-    __table_args__ = (Index("ix_cache_lookups_pattern", "task_type", "repo_id", "artifact_type", "at"),)
+    __table_args__ = (
+        Index("ix_cache_lookups_pattern", "task_type", "repo_id", "artifact_type", "at"),
+        # Did a hit follow a miss job on the same path (Analytics' conversions), and retention by age.
+        Index("ix_cache_lookups_path", "repo_id", "artifact_type", "path", "at"),
+        Index("ix_cache_lookups_at", "at"),
+    )
+
+
+class LookupHourly(Base):
+    """Lookups per clock hour and (repository, artifact type, task type), kept as they are recorded
+    (ledger/lookup_stats.py): Analytics reads hours, never the raw lookups, and keeps its history
+    after retention has pruned them. A stale hit is a hit that counts as a miss for the trigger."""
+
+    __tablename__ = "lookup_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    artifact_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    task_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    repo_name: Mapped[str] = mapped_column(String(200))
+    lookups: Mapped[int] = mapped_column(BigInteger, default=0)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    misses: Mapped[int] = mapped_column(BigInteger, default=0)
+    stale_hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerAudit(Base):
+    """What people and maintenance did beyond single transitions: a bulk re-queue (who, which
+    filter, how many), a retention run (what it pruned, up to which cutoffs)."""
+
+    __tablename__ = "ledger_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+
+    __table_args__ = (Index("ix_ledger_audit_action", "action", "id"),)
+
+
+class LedgerTotal(Base):
+    """Running totals that must survive retention (Prometheus counters never go down), and the
+    watermark of each incremental fold: one small row each."""
+
+    __tablename__ = "ledger_totals"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobDurationTotal(Base):
+    """The completed jobs' run-time histogram per artifact type, folded in from the jobs finished
+    since the last fold (console/metrics.py), so a scrape reads a few rows, not every job."""
+
+    __tablename__ = "job_duration_totals"
+
+    artifact_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    buckets: Mapped[list[int]] = mapped_column(Json)  # cumulative counts, one per bound
 
 
 class ClusterState(Base):
