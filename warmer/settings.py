@@ -95,6 +95,12 @@ class WorkerSettings(_Strict):
     job_timeout_secs: float = Field(default=1800, gt=0)
     # Delay before a failed attempt is retried; doubles per failure.
     retry_backoff_secs: float = Field(default=5, ge=0)
+    # Retention (worker/retention.py, run by the leader): how long finished jobs (with their
+    # events) and raw lookups are kept. The hourly lookup rollup and the audit trail stay.
+    retain_completed_hours: float = Field(default=24 * 7, gt=0)
+    retain_failed_hours: float = Field(default=24 * 30, gt=0)
+    retain_lookups_hours: float = Field(default=24 * 30, gt=0)
+    retention_interval_secs: float = Field(default=600, gt=0)
 
     @field_validator("stale_threshold_secs")
     @classmethod
@@ -142,6 +148,10 @@ _WORKER_ENV_KEYS = {
     "MAX_RETRIES": "max_retries",
     "JOB_TIMEOUT_SECS": "job_timeout_secs",
     "RETRY_BACKOFF_SECS": "retry_backoff_secs",
+    "RETAIN_COMPLETED_HOURS": "retain_completed_hours",
+    "RETAIN_FAILED_HOURS": "retain_failed_hours",
+    "RETAIN_LOOKUPS_HOURS": "retain_lookups_hours",
+    "RETENTION_INTERVAL_SECS": "retention_interval_secs",
 }
 
 

@@ -5,8 +5,9 @@ if this instance holds the leader lease, reap stale jobs, plan commit triggers
 whose debounce window has closed, carry cache refs forward to branch heads
 (cache/freshness.py), notice a broker that
 lost its messages, publish due jobs that have no message (retries after their
-backoff, jobs enqueued while the broker was down), and mark silent instances
-stopped. One leader at a time, by a lease in the ledger (see leader.py).
+backoff, jobs enqueued while the broker was down), mark silent instances
+stopped, and prune what has aged out (retention.py). One leader at a time, by a
+lease in the ledger (see leader.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from warmer.triggers import commit as commit_triggers
 from warmer.worker import instances
 from warmer.worker.leader import LeaderLease
 from warmer.worker.reaper import StaleJobReaper
+from warmer.worker.retention import JobCleaner, RetentionPolicy
 
 log = logging.getLogger("worker_cache_warmer")
 
@@ -47,6 +49,13 @@ class Maintenance:
             max_retries=self.settings.max_retries,
             actor=f"reaper:{instance_id}",
         )
+        policy = RetentionPolicy(
+            completed_hours=self.settings.retain_completed_hours,
+            failed_hours=self.settings.retain_failed_hours,
+            lookups_hours=max(self.settings.retain_lookups_hours, settings.warmers.on_miss.window_hours),
+            interval_secs=self.settings.retention_interval_secs,
+        )
+        self.cleaner = JobCleaner(db, policy, actor=f"retention:{instance_id}")
         self.probe = BrokerProbe(app.conf.broker_url)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="warmer-maintenance", daemon=True)
@@ -95,6 +104,7 @@ class Maintenance:
         if published:
             log.info("published %d due jobs", published)
         instances.prune_dead(self.db, now, self.settings.stale_threshold_secs)
+        self.cleaner.run_if_due(now)
 
     def _lead(self) -> bool:
         held = self.leader.hold()
