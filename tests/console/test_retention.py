@@ -12,7 +12,7 @@ from tests.console.support import add_lookups, complete_job, fail_job
 from tests.support.factories import add_job, add_repo
 from warmer.ledger import totals, transitions
 from warmer.ledger.db import Database
-from warmer.ledger.models import CacheLookup, Job, JobEvent, LedgerAudit, LookupHourly
+from warmer.ledger.models import CacheLookup, Job, JobEvent, LedgerAudit, LookupDaily, LookupHourly
 from warmer.worker import retention
 from warmer.worker.retention import JobCleaner, RetentionPolicy
 
@@ -65,8 +65,9 @@ def test_the_cleaner_prunes_what_aged_out_and_keeps_the_rest(
         orphans = session.execute(select(func.count()).where(JobEvent.job_id.not_in(left))).scalar_one()
         assert orphans == 0 and summary["events"] == 5 * 4 + 6
         assert session.execute(select(func.count()).select_from(CacheLookup)).scalar_one() == 2
-        # the rollup keeps the pruned lookups' hour (inside its own 90-day window)
-        assert session.execute(select(func.sum(LookupHourly.lookups))).scalar_one() == 7
+        # the daily rollup keeps the pruned lookups' day; the hourly one keeps 7 days only
+        assert session.execute(select(func.sum(LookupDaily.lookups))).scalar_one() == 7
+        assert session.execute(select(func.sum(LookupHourly.lookups))).scalar_one() == 2
         [audit] = session.execute(select(LedgerAudit).where(LedgerAudit.action == "retention")).scalars()
         assert audit.actor == "retention:test" and audit.detail["jobs_completed"] == 5
         pruned = totals.get(session, [totals.PRUNED_RECLAIMS, totals.PRUNED_RETRIES])

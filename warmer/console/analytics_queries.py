@@ -1,8 +1,9 @@
 """The Analytics page's reads: hit rate over time, miss patterns, what misses promoted, conversions.
 
-Lookup figures come from the hourly rollup (`lookup_hourly`, kept as lookups are recorded), so
-a window costs its hours times the patterns active in them, never the lookups themselves; the
-window is whole clock hours, the current one included. Job figures read the miss jobs queued in
+Lookup figures come from the rollups kept as lookups are recorded: hours for windows up to two
+days (`lookup_hourly`), days beyond (`lookup_daily`). A window costs its periods times the
+(repository, artifact) pairs active in them, never the lookups themselves; it is whole clock
+hours (or UTC days), the current one included. Job figures read the miss jobs queued in
 the window through their own partial index (the miss trigger caps them per hour).
 """
 
@@ -14,12 +15,18 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from warmer.ledger.lookup_stats import hour_of
-from warmer.ledger.models import Job, JobStatus, LookupHourly, Trigger
+from warmer.ledger.lookup_stats import day_of, hour_of
+from warmer.ledger.models import Job, JobStatus, LookupDaily, LookupHourly, Trigger
 from warmer.ledger.queries import miss_conversions
 
 MAX_WINDOW_HOURS = 24 * 90
-_H = LookupHourly
+
+
+def _rollup(window_hours: float) -> tuple[Any, Any]:
+    """The rollup table and its period column for a window."""
+    if bucket_seconds(window_hours) == 3600:
+        return LookupHourly, LookupHourly.hour
+    return LookupDaily, LookupDaily.day
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -32,26 +39,29 @@ def bucket_seconds(window_hours: float) -> int:
 
 
 def window_start(now: datetime, window_hours: float) -> datetime:
-    """The first whole hour of a window of `window_hours` that ends with the current hour."""
-    hours = max(round(window_hours), 1)
-    return hour_of(now) - timedelta(hours=hours - 1)
+    """The first whole hour (or day, past two days) of a window that ends with the current one."""
+    if bucket_seconds(window_hours) == 3600:
+        return hour_of(now) - timedelta(hours=max(round(window_hours), 1) - 1)
+    return day_of(now) - timedelta(days=max(round(window_hours / 24), 1) - 1)
 
 
-def miss_patterns(session: Session, since: datetime, limit: int = 10) -> list[dict[str, Any]]:
-    """Top (repository, artifact type) pairs by misses since `since`, with how many task types
-    missed, what share of their lookups hit, and the stale hits among those."""
-    misses = func.sum(_H.misses)
+def miss_patterns(
+    session: Session, since: datetime, window_hours: float, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Top (repository, artifact type) pairs by misses since `since`, with what share of their
+    lookups hit, the stale hits among those, and their last lookup."""
+    table, period = _rollup(window_hours)
+    misses = func.sum(table.misses)
     rows = session.execute(
         select(
-            _H.repo_name, _H.artifact_type, misses.label("misses"), func.sum(_H.lookups).label("lookups"),
-            func.sum(_H.stale_hits).label("stale_hits"),
-            func.count(func.distinct(_H.task_type)).label("task_types"),
-            func.max(_H.last_at).label("last_at"),
+            table.repo_name, table.artifact_type, misses.label("misses"),
+            func.sum(table.lookups).label("lookups"), func.sum(table.stale_hits).label("stale_hits"),
+            func.max(table.last_at).label("last_at"),
         )
-        .where(_H.hour >= since)
-        .group_by(_H.repo_name, _H.artifact_type)
+        .where(period >= since)
+        .group_by(table.repo_name, table.artifact_type)
         .having(misses > 0)
-        .order_by(misses.desc(), _H.repo_name, _H.artifact_type)
+        .order_by(misses.desc(), table.repo_name, table.artifact_type)
         .limit(limit)
     ).all()  # fmt: skip
     return [
@@ -62,7 +72,6 @@ def miss_patterns(session: Session, since: datetime, limit: int = 10) -> list[di
             "lookups": int(row.lookups),
             "hit_rate": round(1 - int(row.misses) / int(row.lookups), 3),
             "stale_hits": int(row.stale_hits or 0),
-            "task_types": row.task_types,
             "last_at": _iso(row.last_at),
         }
         for row in rows
@@ -96,23 +105,24 @@ def promoted_artifacts(session: Session, since: datetime, limit: int = 10) -> li
 
 
 def hit_rate_series(session: Session, since: datetime, now: datetime, seconds: int) -> list[dict[str, Any]]:
-    """Lookups, hits and hit rate per hour (or day) from `since` to `now`; empty buckets are kept
-    (rate None) so a plot shows gaps as gaps instead of joining distant points."""
+    """Lookups, hits and stale hits per hour (or day) from `since` to `now`; empty buckets are
+    kept (rate None) so a plot shows gaps as gaps instead of joining distant points."""
+    table, period = (LookupHourly, LookupHourly.hour) if seconds == 3600 else (LookupDaily, LookupDaily.day)
     rows = session.execute(
-        select(_H.hour, func.sum(_H.lookups), func.sum(_H.hits)).where(_H.hour >= since).group_by(_H.hour)
+        select(period, func.sum(table.lookups), func.sum(table.hits), func.sum(table.stale_hits))
+        .where(period >= since)
+        .group_by(period)
     ).all()
-    counts: dict[int, tuple[int, int]] = {}
-    for hour, lookups, hits in rows:
-        at = int(hour.timestamp()) // seconds * seconds
-        before = counts.get(at, (0, 0))
-        counts[at] = (before[0] + int(lookups), before[1] + int(hits or 0))
-    start = int(since.timestamp()) // seconds * seconds
+    counts = {
+        int(at.timestamp()): (int(lookups), int(hits or 0), int(stale or 0))
+        for at, lookups, hits, stale in rows
+    }
     series = []
-    for at in range(start, int(now.timestamp()) + 1, seconds):
-        lookups, hits = counts.get(at, (0, 0))
+    for at in range(int(since.timestamp()), int(now.timestamp()) + 1, seconds):
+        lookups, hits, stale = counts.get(at, (0, 0, 0))
         series.append({
             "at": datetime.fromtimestamp(at, since.tzinfo).isoformat(), "lookups": lookups, "hits": hits,
-            "hit_rate": round(hits / lookups, 3) if lookups else None,
+            "stale_hits": stale, "hit_rate": round(hits / lookups, 3) if lookups else None,
         })  # fmt: skip
     return series
 
@@ -126,18 +136,20 @@ def analytics(
     series = hit_rate_series(session, since, now, seconds)
     lookups = sum(point["lookups"] for point in series)
     hits = sum(point["hits"] for point in series)
-    stale = session.execute(select(func.sum(_H.stale_hits)).where(_H.hour >= since)).scalar_one()
+    stale = sum(point["stale_hits"] for point in series)
     return {
         "window_hours": window_hours,
         "since": _iso(since),
         "now": _iso(now),
         "lookups": lookups,
         "hits": hits,
-        "stale_hits": int(stale or 0),
+        "stale_hits": stale,
         "hit_rate": round(hits / lookups, 3) if lookups else None,
-        "miss_patterns": miss_patterns(session, since, top),
+        "miss_patterns": miss_patterns(session, since, window_hours, top),
         "promoted_artifacts": promoted_artifacts(session, since, top),
-        "conversions": miss_conversions(session, since, miss_window_hours=miss_window_hours, limit=top),
+        "conversions": miss_conversions(
+            session, since, miss_window_hours=miss_window_hours, limit=top, fold=False
+        ),
         "bucket_seconds": seconds,
         "hit_rate_series": series,
     }

@@ -16,7 +16,7 @@ from warmer.console.context import ConsoleContext
 from warmer.console.params import AnalyticsParams, JobFilters
 from warmer.console.redact import redact_tree, redact_url
 from warmer.console.snapshot import snapshot
-from warmer.ledger import queries
+from warmer.ledger import conversions, queries
 from warmer.ledger.models import LedgerAudit, Repository, Trigger
 from warmer.ledger.repositories import UnknownRepository, find
 from warmer.queues import AMQP_QUEUE, COMMIT_QUEUE, CONNECT_QUEUE, MISS_QUEUE
@@ -159,7 +159,12 @@ def filter_choices(ctx: ConsoleContext) -> dict[str, list[str]]:
     return {"repos": repos, "artifact_types": sorted(known_artifact_types() | set(ctx.coverage_types()))}
 
 
+CONVERSION_FOLD_SECS = 15  # how stale the Analytics page's conversion count may be
+
+
 def analytics(ctx: ConsoleContext, params: AnalyticsParams) -> dict[str, Any]:
+    with ctx.db.session() as session:  # record new conversions (at most every few seconds), then read
+        conversions.fold(session, ctx.db.now(), min_interval=CONVERSION_FOLD_SECS)
     with snapshot(ctx.db) as (session, now):
         data = analytics_queries.analytics(session, now, params.window_hours, params.top,
                                            ctx.settings.warmers.on_miss.window_hours)  # fmt: skip

@@ -83,8 +83,19 @@ class WarmerCollector(Collector):
         # partial indexes of reclaim and retry events plus what retention pruned of them.
         with db.session() as session:
             now = db.now()
-            statuses = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            # Every state but completed from ix_jobs_status_id; completed, the bulk of the history,
+            # from the folded completions less what retention pruned.
+            open_states = [s for s in JobStatus if s is not JobStatus.COMPLETED]
+            statuses = dict(
+                session.execute(
+                    select(Job.status, func.count()).where(Job.status.in_(open_states)).group_by(Job.status)
+                ).all()
+            )
             durations = totals.durations(session, now)
+            completed = sum(count for _, count, _, _ in durations)
+            statuses[JobStatus.COMPLETED] = (
+                completed - totals.get(session, [totals.PRUNED_COMPLETED])[totals.PRUNED_COMPLETED]
+            )
             lookups = totals.lookup_totals(session, now)
             pruned = totals.get(session, [totals.PRUNED_RECLAIMS, totals.PRUNED_RETRIES])
             reclaims = session.scalar(select(func.count()).select_from(JobEvent).where(RECLAIM_EVENT))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from warmer.console.analytics_queries import MAX_WINDOW_HOURS
 from warmer.ledger.models import JobStatus, Trigger
@@ -61,8 +61,11 @@ def job_id_param(value: str) -> int:
 
 
 SORTS = ("newest", "oldest", "finished")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAGE_SIZES = (25, 50, 100, 250)
-_CURSOR = re.compile(r"^(?:(\d{4}-\d\d-\d\dT[0-9:.]+\+00:00)~)?(\d{1,18})$")
+# The last row's id, after its finish time in microseconds since the epoch for the finished sort:
+# digits only, so a cursor needs no escaping in a URL.
+_CURSOR = re.compile(r"^(?:(\d{1,19})~)?(\d{1,18})$")
 
 
 def cursor_param(name: str, value: str | None, sort: str) -> tuple[datetime | None, int] | None:
@@ -72,7 +75,10 @@ def cursor_param(name: str, value: str | None, sort: str) -> tuple[datetime | No
     match = _CURSOR.match(value)
     if match is None or (sort == "finished") != (match.group(1) is not None):
         raise BadParameter(f"invalid {name} {value[:60]!r}: use the link the previous page gave")
-    at = datetime.fromisoformat(match.group(1)) if match.group(1) else None
+    try:
+        at = _EPOCH + timedelta(microseconds=int(match.group(1))) if match.group(1) else None
+    except OverflowError:
+        raise BadParameter(f"invalid {name} {value[:60]!r}: use the link the previous page gave") from None
     return at, int(match.group(2))
 
 
@@ -161,7 +167,8 @@ class JobFilters:
 def cursor_text(sort: str, finished_at: datetime | None, job_id: int) -> str:
     if sort == "finished":
         assert finished_at is not None
-        return f"{finished_at.astimezone(UTC).isoformat()}~{job_id}"
+        delta = finished_at.astimezone(UTC) - _EPOCH
+        return f"{(delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds}~{job_id}"
     return str(job_id)
 
 

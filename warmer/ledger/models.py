@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -152,7 +153,7 @@ class Job(Base):
         ),
         # ... miss jobs by when they were queued (Analytics) and by when they become available (the
         # miss trigger's per-hour cap counts these for every threshold it reaches) ...
-        Index("ix_jobs_miss_queued", "queued_at", postgresql_where=_MISS, sqlite_where=_MISS),
+        Index("ix_jobs_miss_queued", "queued_at", "status", postgresql_where=_MISS, sqlite_where=_MISS),
         Index("ix_jobs_miss_available", "available_at", postgresql_where=_MISS, sqlite_where=_MISS),
         # ... and search by commit prefix (text_pattern_ops: LIKE 'abc%' whatever the collation).
         Index("ix_jobs_commit", "commit", postgresql_ops={"commit": "varchar_pattern_ops"}),
@@ -283,28 +284,55 @@ class CacheLookup(Base):
     __table_args__ = (
         Index("ix_cache_lookups_pattern", "task_type", "repo_id", "artifact_type", "at"),
         # Did a hit follow a miss job on the same path (Analytics' conversions), and retention by age.
-        Index("ix_cache_lookups_path", "repo_id", "artifact_type", "path", "at"),
+        Index("ix_cache_lookups_path", "repo_id", "artifact_type", "path", "hit", "at"),
         Index("ix_cache_lookups_at", "at"),
     )
 
 
-class LookupHourly(Base):
-    """Lookups per clock hour and (repository, artifact type, task type), kept as they are recorded
-    (ledger/lookup_stats.py): Analytics reads hours, never the raw lookups, and keeps its history
-    after retention has pruned them. A stale hit is a hit that counts as a miss for the trigger."""
+class _LookupCounters:
+    """Counters of the lookups of one (period, repository, artifact type)."""
 
-    __tablename__ = "lookup_hourly"
-
-    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
-    artifact_type: Mapped[str] = mapped_column(String(100), primary_key=True)
-    task_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    artifact_type: Mapped[str] = mapped_column(String(100))
     repo_name: Mapped[str] = mapped_column(String(200))
     lookups: Mapped[int] = mapped_column(BigInteger, default=0)
     hits: Mapped[int] = mapped_column(BigInteger, default=0)
     misses: Mapped[int] = mapped_column(BigInteger, default=0)
     stale_hits: Mapped[int] = mapped_column(BigInteger, default=0)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LookupHourly(_LookupCounters, Base):
+    """Lookups per clock hour and (repository, artifact type), kept as they are recorded
+    (ledger/lookup_stats.py): Analytics' windows up to two days read hours, never the raw
+    lookups. A stale hit is a hit that counts as a miss for the miss trigger. Kept 7 days."""
+
+    __tablename__ = "lookup_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The period leads: every read is a range of periods.
+    __table_args__ = (PrimaryKeyConstraint("hour", "repo_id", "artifact_type"),)
+
+
+class LookupDaily(_LookupCounters, Base):
+    """The same counters per UTC day: longer windows and the metrics' totals read these, and
+    they outlive the raw lookups retention prunes."""
+
+    __tablename__ = "lookup_daily"
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (PrimaryKeyConstraint("day", "repo_id", "artifact_type"),)
+
+
+class MissConversion(Base):
+    """A completed miss-triggered job that was followed by a hit on what it warmed (same
+    repository, artifact and path). Once converted always converted, so it is found once (by
+    ledger/conversions.py's fold) and counted by a join ever after, never probed again."""
+
+    __tablename__ = "miss_conversions"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    converted_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
 
 class LedgerAudit(Base):

@@ -6,18 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
+from warmer.ledger import conversions
+from warmer.ledger.db import utcnow
 from warmer.ledger.models import (
     BranchState,
-    CacheLookup,
     CacheRef,
     Job,
     JobEvent,
     JobStatus,
     Repository,
-    Trigger,
     WarmerInstance,
 )
 
@@ -143,7 +143,7 @@ class InstanceView:
         return data
 
 
-INSTANCE_AGE_OUT_SECS = 24 * 3600  # a stopped instance stays listed this long after it stopped
+INSTANCE_AGE_OUT_SECS = 3600  # a stopped instance stays listed this long after it stopped
 
 
 def instances(
@@ -235,58 +235,14 @@ def overview(session: Session, now: datetime, stale_after_secs: float) -> dict[s
 
 
 def miss_conversions(
-    session: Session, since: datetime, *, miss_window_hours: float = 24, limit: int = 10
+    session: Session, since: datetime, *, miss_window_hours: float = 24, limit: int = 10, fold: bool = True
 ) -> dict[str, Any]:
     """Miss-triggered jobs queued since `since` that completed, and how many were followed by a hit
-    (a lookup of the same repository, artifact and path after the job finished): converted.
-
-    One EXISTS probe per job on ix_cache_lookups_path; `patterns` lists the newest `limit` jobs,
-    each with the misses in the trigger's window before it was queued and the hits since it
-    finished. The cost follows the miss jobs in the window (capped per hour), never the lookups."""
-    path = func.coalesce(Job.scope[0].as_string(), "")
-    same = (
-        (CacheLookup.repo_id == Job.repo_id) & (CacheLookup.artifact_type == Job.artifact_type)
-        & (CacheLookup.path == path)
-    )  # fmt: skip
-    hit_after = select(CacheLookup.id).where(
-        same, CacheLookup.hit.is_(True), CacheLookup.at > Job.finished_at
-    )
-    done = (Job.trigger == Trigger.MISS, Job.queued_at >= since, Job.status == JobStatus.COMPLETED)
-    totals = session.execute(
-        select(func.count(), func.sum(case((hit_after.exists(), 1), else_=0))).where(*done)
-    ).one()
-    earliest = since - timedelta(hours=miss_window_hours)  # the trigger's window before the first job
-    misses_before = (
-        select(func.count()).where(same, CacheLookup.hit.is_(False), CacheLookup.at <= Job.queued_at,
-                                   CacheLookup.at >= earliest)
-    ).scalar_subquery()  # fmt: skip
-    hits_after = select(func.count()).where(same, CacheLookup.hit.is_(True), CacheLookup.at > Job.finished_at)
-    rows = session.execute(
-        select(Job.id, Repository.name, Job.artifact_type, path.label("path"), Job.finished_at,
-               misses_before.label("misses_before"), hits_after.scalar_subquery().label("hits_after"))
-        .join(Repository, Repository.id == Job.repo_id)
-        .where(*done)
-        .order_by(Job.queued_at.desc(), Job.id.desc())
-        .limit(limit)
-    ).all()  # fmt: skip
-    warmed, converted = int(totals[0] or 0), int(totals[1] or 0)
-    return {
-        "warmed_by_misses": warmed,
-        "converted": converted,
-        "conversion_rate": round(converted / warmed, 3) if warmed else None,
-        "patterns": [
-            {
-                "job_id": row.id,
-                "repo": row.name,
-                "artifact_type": row.artifact_type,
-                "path": row.path,
-                "finished_at": _iso(row.finished_at),
-                "misses_before": row.misses_before,
-                "hits_after": row.hits_after,
-            }
-            for row in rows
-        ],
-    }
+    (ledger/conversions.py). With `fold`, conversions since the last fold are recorded first (a
+    write: the console folds in its own transaction and reads in a read-only snapshot)."""
+    if fold:
+        conversions.fold(session, session.execute(select(utcnow())).scalar_one())
+    return conversions.report(session, since, miss_window_hours=miss_window_hours, limit=limit)
 
 
 def jobs_in_progress(session: Session, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
@@ -305,6 +261,32 @@ def jobs_in_progress(session: Session, now: datetime, limit: int = 100) -> list[
         data["elapsed_seconds"] = round(max((now - since).total_seconds(), 0.0), 3)
         out.append(data)
     return out
+
+
+def _last_completions(session: Session, ids: list[int]) -> dict[int, Any]:
+    """Each repository's newest completed job: one probe of ix_jobs_repo_completed per repository,
+    in one LATERAL query on Postgres (one query per repository on SQLite, which lacks LATERAL)."""
+
+    def newest(repo_id: Any) -> Any:
+        return (
+            select(Job.commit, Job.finished_at, Job.branch)
+            .where(Job.repo_id == repo_id, Job.status == JobStatus.COMPLETED, Job.finished_at.is_not(None))
+            .order_by(Job.finished_at.desc())
+            .limit(1)
+        )
+
+    if not ids:
+        return {}
+    if session.get_bind().dialect.name != "postgresql":
+        return {repo_id: session.execute(newest(repo_id)).one_or_none() for repo_id in ids}
+    repos = select(Repository.id).where(Repository.id.in_(ids)).subquery()
+    latest = newest(repos.c.id).lateral()
+    rows = session.execute(
+        select(repos.c.id, latest.c.commit, latest.c.finished_at, latest.c.branch).select_from(
+            repos.join(latest, true())
+        )
+    ).all()
+    return {row.id: row for row in rows}
 
 
 def repository_views(
@@ -349,14 +331,7 @@ def repository_views(
             .distinct()
         ).all()
     }
-    last_done = {}
-    for repo_id in ids:  # the newest completion of each, one probe of ix_jobs_repo_completed
-        last_done[repo_id] = session.execute(
-            select(Job.commit, Job.finished_at, Job.branch)
-            .where(Job.repo_id == repo_id, Job.status == JobStatus.COMPLETED, Job.finished_at.is_not(None))
-            .order_by(Job.finished_at.desc())
-            .limit(1)
-        ).one_or_none()
+    last_done = _last_completions(session, ids)
     out = []
     for repo in repos:
         baseline = baselines.get((repo.id, repo.branch))

@@ -3,12 +3,12 @@
 A counter must never go down, and a scrape must not read history. So each total is a small
 `ledger_totals` row (or `job_duration_totals` per artifact type) plus a watermark, and each fold
 adds only what happened since: jobs completed after the watermark (ix_jobs_finished_status),
-lookup hours closed since (lookup_hourly). Folds run at scrape time under the watermark row's
+lookup days closed since (lookup_daily). Folds run at scrape time under the watermark row's
 lock, so two consoles scraping at once fold each increment once. Retention adds what it prunes
 to `pruned:*` totals, so live counts plus pruned totals stay whole.
 
 Only settled rows are folded: a job whose completion committed more than SETTLE_SECS ago (no
-transaction stays open that long: the server ends idle ones after 15 s), an hour that ended more
+transaction stays open that long: the server ends idle ones after 15 s), a day that ended more
 than SETTLE_SECS ago. The open remainder is counted live, and it is small.
 """
 
@@ -21,15 +21,16 @@ from sqlalchemy import Float, case, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from warmer.ledger.lookup_stats import hour_of
-from warmer.ledger.models import Job, JobDurationTotal, JobStatus, LedgerTotal, LookupHourly
+from warmer.ledger.lookup_stats import day_of
+from warmer.ledger.models import Job, JobDurationTotal, JobStatus, LedgerTotal, LookupDaily
 
 SETTLE_SECS = 60
-_H = LookupHourly
+_D = LookupDaily
 DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 DURATIONS_MARK = "mark:durations"
 PRUNED_RECLAIMS = "pruned:reclaims"
 PRUNED_RETRIES = "pruned:retries"
+PRUNED_COMPLETED = "pruned:completed"  # completed jobs retention deleted (the jobs gauge subtracts them)
 LOOKUPS_MARK = "mark:lookups"
 
 
@@ -37,7 +38,7 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _locked_mark(session: Session, name: str) -> datetime | None:
+def locked_mark(session: Session, name: str) -> datetime | None:
     """The watermark `name`, its row locked until the transaction ends (created if missing)."""
     session.execute(
         _insert(session)(LedgerTotal).values(name=name, value=0, at=None).on_conflict_do_nothing()
@@ -71,7 +72,7 @@ def _seconds(session: Session) -> Any:
 
 def fold_durations(session: Session, now: datetime) -> int:
     """Add jobs completed since the watermark to the run-time histograms; returns how many."""
-    mark = _locked_mark(session, DURATIONS_MARK)
+    mark = locked_mark(session, DURATIONS_MARK)
     until = now - timedelta(seconds=SETTLE_SECS)
     if mark is not None and mark >= until:
         return 0
@@ -126,16 +127,16 @@ def durations(session: Session, now: datetime) -> list[tuple[str, int, float, li
 
 
 def lookup_totals(session: Session, now: datetime) -> dict[tuple[str, str], int]:
-    """Lookups ever recorded per (artifact type, "hit" | "miss"): closed hours folded into totals
-    (`lookups:<artifact>:<result>`), the open ones summed from the rollup."""
-    mark = _locked_mark(session, LOOKUPS_MARK)
-    until = hour_of(now - timedelta(seconds=SETTLE_SECS))  # hours before this one are closed
+    """Lookups ever recorded per (artifact type, "hit" | "miss"): closed days folded into totals
+    (`lookups:<artifact>:<result>`), the open day summed from the daily rollup."""
+    mark = locked_mark(session, LOOKUPS_MARK)
+    until = day_of(now - timedelta(seconds=SETTLE_SECS))  # days before this one are closed
     if mark is None or mark < until:
-        where = [_H.hour < until] + ([_H.hour >= mark] if mark is not None else [])
+        where = [_D.day < until] + ([_D.day >= mark] if mark is not None else [])
         for artifact, hits, misses in session.execute(
-            select(_H.artifact_type, func.sum(_H.hits), func.sum(_H.misses))
+            select(_D.artifact_type, func.sum(_D.hits), func.sum(_D.misses))
             .where(*where)
-            .group_by(_H.artifact_type)
+            .group_by(_D.artifact_type)
         ).all():
             add(session, f"lookups:{artifact}:hit", int(hits or 0))
             add(session, f"lookups:{artifact}:miss", int(misses or 0))
@@ -148,9 +149,9 @@ def lookup_totals(session: Session, now: datetime) -> dict[tuple[str, str], int]
         _, artifact, result = name.split(":", 2)
         out[(artifact, result)] = int(value)
     for artifact, hits, misses in session.execute(
-        select(_H.artifact_type, func.sum(_H.hits), func.sum(_H.misses))
-        .where(_H.hour >= mark)
-        .group_by(_H.artifact_type)
+        select(_D.artifact_type, func.sum(_D.hits), func.sum(_D.misses))
+        .where(_D.day >= mark)
+        .group_by(_D.artifact_type)
     ).all():
         out[(artifact, "hit")] = out.get((artifact, "hit"), 0) + int(hits or 0)
         out[(artifact, "miss")] = out.get((artifact, "miss"), 0) + int(misses or 0)

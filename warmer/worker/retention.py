@@ -5,12 +5,12 @@ Every RETENTION_INTERVAL_SECS the leader deletes, in batches of BATCH rows, each
 short transaction: completed jobs finished more than RETAIN_COMPLETED_HOURS ago, failed ones
 after RETAIN_FAILED_HOURS (a person may still re-queue them until then), their events with them
 (the foreign key cascades), and raw lookups older than RETAIN_LOOKUPS_HOURS (never less than the
-miss trigger's window: it counts recent misses there), and rollup hours past the console's
-longest window. Queued, claimed and running jobs are never touched.
+miss trigger's window: it counts recent misses there), hourly rollup rows after 7 days and daily
+ones after 400. Queued, claimed and running jobs are never touched.
 
-What stays: the hourly lookup rollup within its window, one `ledger_audit` row per run that
-pruned anything (counts and cutoffs), and the reclaim and retry events it pruned added to
-`pruned:*` totals, so the Prometheus counters never go down.
+What stays: the daily lookup rollup (Analytics' long windows, the lookup counters), one
+`ledger_audit` row per run that pruned anything (counts and cutoffs), and the reclaim and retry
+events it pruned added to `pruned:*` totals, so the Prometheus counters never go down.
 """
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ from warmer.ledger.models import (
     JobEvent,
     JobStatus,
     LedgerAudit,
+    LookupDaily,
     LookupHourly,
 )
 
 log = logging.getLogger("worker_cache_warmer")
 BATCH = 5000
-ROLLUP_HOURS = 24 * 90  # the console's longest Analytics window
+HOURLY_ROLLUP_HOURS = 24 * 7  # hours serve Analytics windows up to two days
+DAILY_ROLLUP_HOURS = 24 * 400  # days serve the longer windows (90 days at most) and the totals
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,11 @@ class JobCleaner:
             "completed_before": now - timedelta(hours=self.policy.completed_hours),
             "failed_before": now - timedelta(hours=self.policy.failed_hours),
             "lookups_before": now - timedelta(hours=self.policy.lookups_hours),
-            "rollup_before": now - timedelta(hours=ROLLUP_HOURS),
+            "hours_before": now - timedelta(hours=HOURLY_ROLLUP_HOURS),
+            "days_before": now - timedelta(hours=DAILY_ROLLUP_HOURS),
         }
         summary: dict[str, Any] = {"jobs_completed": 0, "jobs_failed": 0, "events": 0, "lookups": 0,
-                                   "lookup_hours": 0}  # fmt: skip
+                                   "lookup_hours": 0, "lookup_days": 0}  # fmt: skip
         for status, key, cutoff in (
             (JobStatus.COMPLETED, "jobs_completed", cutoffs["completed_before"]),
             (JobStatus.FAILED, "jobs_failed", cutoffs["failed_before"]),
@@ -85,8 +88,10 @@ class JobCleaner:
         while (pruned := self._prune_rows(CacheLookup, CacheLookup.at, cutoffs["lookups_before"])) == BATCH:
             summary["lookups"] += pruned
         summary["lookups"] += pruned
-        summary["lookup_hours"] = self._prune_rows(LookupHourly, LookupHourly.hour, cutoffs["rollup_before"],
-                                                   batch=None)  # fmt: skip
+        summary["lookup_hours"] = self._prune_rows(
+            LookupHourly, LookupHourly.hour, cutoffs["hours_before"], None
+        )
+        summary["lookup_days"] = self._prune_rows(LookupDaily, LookupDaily.day, cutoffs["days_before"], None)
         if any(summary.values()):
             detail = {**summary, **{k: v.isoformat() for k, v in cutoffs.items()}}
             with self.db.session() as session:
@@ -99,14 +104,15 @@ class JobCleaner:
     def _prune_jobs(self, status: JobStatus, cutoff: datetime) -> tuple[int, int]:
         """One batch of `status` jobs finished before `cutoff`, oldest first (ix_jobs_finished_status)."""
         with self.db.session() as session:
-            ids = list(
-                session.execute(
-                    select(Job.id)
-                    .where(Job.finished_at.is_not(None), Job.finished_at < cutoff, Job.status == status)
-                    .order_by(Job.finished_at)
-                    .limit(BATCH)
-                ).scalars()
+            query = (
+                select(Job.id)
+                .where(Job.finished_at.is_not(None), Job.finished_at < cutoff, Job.status == status)
+                .order_by(Job.finished_at)
+                .limit(BATCH)
             )
+            if self.db.is_postgres:  # locked: a person re-queueing one of them waits, or it is skipped
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.execute(query).scalars())
             if not ids:
                 return 0, 0
             events = session.execute(select(func.count()).where(JobEvent.job_id.in_(ids))).scalar_one()
@@ -119,8 +125,10 @@ class JobCleaner:
             totals.add(session, totals.PRUNED_RECLAIMS, reclaims)
             totals.add(session, totals.PRUNED_RETRIES, retries)
             session.execute(delete(JobEvent).where(JobEvent.job_id.in_(ids)))  # also where FKs are off
-            # Guarded: a failed job re-queued since it was selected is no longer failed and stays.
+            # Guarded (SQLite has no row locks): a job whose state changed meanwhile stays.
             deleted = session.execute(delete(Job).where(Job.id.in_(ids), Job.status == status)).rowcount
+            if status is JobStatus.COMPLETED:
+                totals.add(session, totals.PRUNED_COMPLETED, deleted)
         return deleted, events
 
     def _prune_rows(self, model: Any, column: Any, cutoff: datetime, batch: int | None = BATCH) -> int:

@@ -39,7 +39,7 @@ def upgrade() -> None:
     op.create_index("ix_jobs_trigger_id", "jobs", ["trigger", "id"])
     _partial("ix_jobs_finished_status", "jobs", ["finished_at", "status"], FINISHED)
     _partial("ix_jobs_repo_completed", "jobs", ["repo_id", "finished_at"], COMPLETED)
-    _partial("ix_jobs_miss_queued", "jobs", ["queued_at"], MISS)
+    _partial("ix_jobs_miss_queued", "jobs", ["queued_at", "status"], MISS)
     _partial("ix_jobs_miss_available", "jobs", ["available_at"], MISS)
     op.create_index("ix_jobs_commit", "jobs", ["commit"], postgresql_ops={"commit": "varchar_pattern_ops"})
     if op.get_bind().dialect.name == "postgresql":
@@ -50,23 +50,32 @@ def upgrade() -> None:
         )  # fmt: skip
     _partial("ix_job_events_reclaims", "job_events", ["id"], RECLAIM)
     _partial("ix_job_events_retries", "job_events", ["id"], RETRY)
-    op.create_index("ix_cache_lookups_path", "cache_lookups", ["repo_id", "artifact_type", "path", "at"])
+    op.create_index(
+        "ix_cache_lookups_path", "cache_lookups", ["repo_id", "artifact_type", "path", "hit", "at"]
+    )
     op.create_index("ix_cache_lookups_at", "cache_lookups", ["at"])
 
+    for table, period in (("lookup_hourly", "hour"), ("lookup_daily", "day")):
+        op.create_table(
+            table,
+            sa.Column("repo_id", sa.Integer(), nullable=False),
+            sa.Column("artifact_type", sa.String(length=100), nullable=False),
+            sa.Column("repo_name", sa.String(length=200), nullable=False),
+            sa.Column("lookups", sa.BigInteger(), nullable=False),
+            sa.Column("hits", sa.BigInteger(), nullable=False),
+            sa.Column("misses", sa.BigInteger(), nullable=False),
+            sa.Column("stale_hits", sa.BigInteger(), nullable=False),
+            sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column(period, sa.DateTime(timezone=True), nullable=False),
+            sa.ForeignKeyConstraint(["repo_id"], ["repositories.id"], ondelete="CASCADE"),
+            sa.PrimaryKeyConstraint(period, "repo_id", "artifact_type"),
+        )
     op.create_table(
-        "lookup_hourly",
-        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("repo_id", sa.Integer(), nullable=False),
-        sa.Column("artifact_type", sa.String(length=100), nullable=False),
-        sa.Column("task_type", sa.String(length=100), nullable=False),
-        sa.Column("repo_name", sa.String(length=200), nullable=False),
-        sa.Column("lookups", sa.BigInteger(), nullable=False),
-        sa.Column("hits", sa.BigInteger(), nullable=False),
-        sa.Column("misses", sa.BigInteger(), nullable=False),
-        sa.Column("stale_hits", sa.BigInteger(), nullable=False),
-        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["repo_id"], ["repositories.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("hour", "repo_id", "artifact_type", "task_type"),
+        "miss_conversions",
+        sa.Column("job_id", BIG_ID, nullable=False),
+        sa.Column("converted_at", sa.DateTime(timezone=True), server_default=utcnow(), nullable=False),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("job_id"),
     )
     op.create_table(
         "ledger_audit",
@@ -95,14 +104,17 @@ def upgrade() -> None:
     )
     from warmer.ledger.lookup_stats import backfill_sql
 
-    op.execute(backfill_sql(op.get_bind().dialect.name))
+    for statement in backfill_sql(op.get_bind().dialect.name):
+        op.execute(statement)
 
 
 def downgrade() -> None:
     op.drop_table("job_duration_totals")
     op.drop_table("ledger_totals")
+    op.drop_table("miss_conversions")
     op.drop_index("ix_ledger_audit_action", table_name="ledger_audit")
     op.drop_table("ledger_audit")
+    op.drop_table("lookup_daily")
     op.drop_table("lookup_hourly")
     for name, table in (
         ("ix_cache_lookups_at", "cache_lookups"), ("ix_cache_lookups_path", "cache_lookups"),
