@@ -45,10 +45,8 @@ def test_warmers_page_matches_the_ledger_and_updates_live(world: World, page) ->
     assert "test_sleep" in progress.inner_text() and "shop" in progress.inner_text()
     assert _text(page, '[data-field="in_progress"]') == "1"
     shot(page, "warmers")
-    page.wait_for_function(
-        f"document.querySelector('[data-field=\"completed_24h\"]').textContent === '{completed_before + 1}'",
-        timeout=30_000,
-    )
+    # (no wait_for_function: the console's CSP forbids the eval it uses, as it should)
+    page.wait_for_selector(f'[data-field="completed_24h"]:text-is("{completed_before + 1}")', timeout=30_000)
     assert world.status(sleeper) == JobStatus.COMPLETED
     assert page.locator(f'#progress-table tr[data-job="{sleeper}"]').count() == 0
     assert page.evaluate("window.__sameDocument") is True  # no full reload happened

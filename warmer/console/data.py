@@ -159,7 +159,7 @@ def filter_choices(ctx: ConsoleContext) -> dict[str, list[str]]:
     return {"repos": repos, "artifact_types": sorted(known_artifact_types() | set(ctx.coverage_types()))}
 
 
-CONVERSION_FOLD_SECS = 15  # how stale the Analytics page's conversion count may be
+CONVERSION_FOLD_SECS = 60  # how stale the Analytics page's conversion count may be
 
 
 def analytics(ctx: ConsoleContext, params: AnalyticsParams) -> dict[str, Any]:

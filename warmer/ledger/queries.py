@@ -326,11 +326,9 @@ def repository_views(
     active = {
         (row.repo_id, row.artifact_type)
         for row in session.execute(
-            select(Job.repo_id, Job.artifact_type)
-            .where(Job.status.in_(JobStatus.active()), Job.repo_id.in_(ids))
-            .distinct()
+            select(Job.repo_id, Job.artifact_type).where(Job.status.in_(JobStatus.active())).distinct()
         ).all()
-    }
+    }  # by state alone (ix_jobs_status_id): a repository filter would read all its history
     last_done = _last_completions(session, ids)
     out = []
     for repo in repos:

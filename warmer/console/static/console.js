@@ -86,7 +86,23 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // Flower's theme.js applies the theme (stored choice, else the browser's); it marks the choice
+  // only in its own menu, so the console's switch marks it here.
+  function markTheme() {
+    let chosen = "system";
+    try { chosen = window.localStorage.getItem("flower-theme") || "system"; } catch (err) { /* none */ }
+    for (const button of document.querySelectorAll(".theme-switch [data-bs-theme-value]")) {
+      const on = button.getAttribute("data-bs-theme-value") === chosen;
+      button.classList.toggle("active", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".theme-switch [data-bs-theme-value]")) setTimeout(markTheme, 0);
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    markTheme();
     localizeTimes(document);
     if (document.querySelector("[data-live]")) schedule(Number(document.body.dataset.liveInterval || 3000));
   });
