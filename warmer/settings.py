@@ -59,6 +59,7 @@ class OnConnect(_Strict):
 _HOUR = 3600.0
 _DAY = 24 * _HOUR
 _WEEK = 7 * _DAY
+_TEN_YEARS_IN_HOURS = 10 * 366 * 24.0
 
 
 class OnCommit(_Strict):
@@ -107,6 +108,12 @@ class WorkerSettings(_Strict):
     job_timeout_secs: float = Field(default=1800, gt=0, le=_WEEK, allow_inf_nan=False)
     # Delay before a failed attempt is retried; doubles per failure.
     retry_backoff_secs: float = Field(default=5, ge=0, le=_HOUR, allow_inf_nan=False)
+    # Retention (worker/retention.py, run by the leader): how long finished jobs (with their
+    # events) and raw lookups are kept. The hourly lookup rollup and the audit trail stay.
+    retain_completed_hours: float = Field(default=24 * 7, gt=0, le=_TEN_YEARS_IN_HOURS, allow_inf_nan=False)
+    retain_failed_hours: float = Field(default=24 * 30, gt=0, le=_TEN_YEARS_IN_HOURS, allow_inf_nan=False)
+    retain_lookups_hours: float = Field(default=24 * 30, gt=0, le=_TEN_YEARS_IN_HOURS, allow_inf_nan=False)
+    retention_interval_secs: float = Field(default=600, gt=0, le=_DAY, allow_inf_nan=False)
 
     @field_validator("stale_threshold_secs")
     @classmethod
@@ -154,6 +161,10 @@ _WORKER_ENV_KEYS = {
     "MAX_RETRIES": "max_retries",
     "JOB_TIMEOUT_SECS": "job_timeout_secs",
     "RETRY_BACKOFF_SECS": "retry_backoff_secs",
+    "RETAIN_COMPLETED_HOURS": "retain_completed_hours",
+    "RETAIN_FAILED_HOURS": "retain_failed_hours",
+    "RETAIN_LOOKUPS_HOURS": "retain_lookups_hours",
+    "RETENTION_INTERVAL_SECS": "retention_interval_secs",
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.console.browser_world import browser, page, world  # noqa: F401  (the browser tests' fixtures)
 from tests.console.support import CONSOLE_REDIS, Client, InProcessConsole, console_env
 from tests.support import services
 from warmer.settings import load_settings

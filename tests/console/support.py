@@ -18,7 +18,6 @@ from typing import Any
 
 from celery import Celery
 from flower.urls import settings as flower_settings
-from sqlalchemy import insert
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
@@ -27,7 +26,8 @@ from tornado.options import options as flower_options
 from warmer.console.app import make_app
 from warmer.ledger import transitions
 from warmer.ledger.db import Database
-from warmer.ledger.models import CacheLookup, Job, Repository
+from warmer.ledger.lookup_stats import record_lookups
+from warmer.ledger.models import Job, Repository
 from warmer.queues import kombu_queues
 from warmer.settings import Settings
 
@@ -65,13 +65,20 @@ def celery_app(broker_url: str) -> Celery:
 class InProcessConsole:
     """The console application served from a thread of the test process."""
 
-    def __init__(self, settings: Settings, basic_auth: list[str] | None, unauthenticated_api: bool = False):
+    def __init__(
+        self,
+        settings: Settings,
+        basic_auth: list[str] | None,
+        unauthenticated_api: bool = False,
+        open_metrics: bool = False,
+    ):
         self.settings = settings
         self.db = Database(settings.database_url)
         values = flower_options.as_dict()
         values.update(basic_auth=basic_auth or [], auth="", url_prefix="", unix_socket="")
         self.options = types.SimpleNamespace(**values)
         self.unauthenticated_api = unauthenticated_api
+        self.open_metrics = open_metrics
         self._ready: queue.Queue[int] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self.loop: IOLoop | None = None
@@ -82,7 +89,7 @@ class InProcessConsole:
         tornado_settings = {**flower_settings, "cookie_secret": "console-tests-secret"}
         self.app = make_app(
             celery_app(self.settings.broker_url), self.db, self.settings, self.options,
-            io_loop=self.loop, **tornado_settings,
+            io_loop=self.loop, open_metrics=self.open_metrics, **tornado_settings,
         )  # fmt: skip
         sockets = bind_sockets(0, "127.0.0.1")
         HTTPServer(self.app).add_sockets(sockets)
@@ -168,7 +175,7 @@ def add_lookups(db: Database, repo: Repository, artifact: str, hits: int, misses
                  task_type=task_type, hit=hit, at=at)
             for hit in [True] * hits + [False] * misses]  # fmt: skip
     with db.session() as session:
-        session.execute(insert(CacheLookup), rows)
+        record_lookups(session, rows)
 
 
 def fail_job(db: Database, job_id: int, error: str, worker: str = "worker-a") -> None:

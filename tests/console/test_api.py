@@ -97,17 +97,22 @@ def test_overview_figures_match_the_ledger(console: InProcessConsole, client: Cl
 
 
 def test_instances_endpoint_and_its_parameter(console: InProcessConsole, client: Client) -> None:
+    """Running instances, and stopped ones until they age out (an hour after they stopped)."""
     _instance(console, "w-one", 3, 2)
+    now = console.db.now()
     with console.db.session() as session:
-        session.execute(
-            insert(WarmerInstance).values(
-                id="w-gone", hostname="h", pid=2, concurrency=1, stopped_at=console.db.now()
-            )
-        )
+        for name, stopped_hours_ago in (("w-gone", 0), ("w-long-gone", 2)):
+            session.execute(
+                insert(WarmerInstance).values(
+                    id=name, hostname="h", pid=2, concurrency=1, started_at=now - timedelta(hours=30),
+                    stopped_at=now - timedelta(hours=stopped_hours_ago),
+                )
+            )  # fmt: skip
     status, body = client.get("/api/warmer/instances")
-    assert status == 200 and [i["id"] for i in body["instances"]] == ["w-one"]
+    assert status == 200 and [i["id"] for i in body["instances"]] == ["w-one", "w-gone"]
+    assert body["instances"][1]["stopped_at"] is not None
     status, body = client.get("/api/warmer/instances?include_stopped=true")
-    assert {i["id"] for i in body["instances"]} == {"w-one", "w-gone"}
+    assert {i["id"] for i in body["instances"]} == {"w-one", "w-gone", "w-long-gone"}
     status, body = client.get("/api/warmer/instances?include_stopped=maybe")
     assert status == 400 and "include_stopped" in body["error"]
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from warmer.artifacts import registry
 from warmer.git.snapshot import safe_path
 from warmer.ledger.db import Database
-from warmer.ledger.models import BranchHead, CacheEntry, CacheLookup, CacheRef
+from warmer.ledger.lookup_stats import record_lookups
+from warmer.ledger.models import BranchHead, CacheEntry, CacheRef
 from warmer.ledger.repositories import find
 from warmer.settings import ALL_COMMIT_ARTIFACTS, ALL_CONNECT_ARTIFACTS, Settings
 from warmer.triggers.miss import observe_miss
@@ -97,16 +98,19 @@ def lookup(
         ).one_or_none()  # fmt: skip
         head = row.head or row.commit if row is not None else None
         stale = row is not None and head != row.commit
-        session.execute(
-            insert(CacheLookup).values(
-                repo_id=repo.id,
-                repo_name=repo.name,
-                artifact_type=artifact_type,
-                path=path,
-                task_type=task_type,
-                hit=row is not None,
-                stale=stale,
-            )
+        record_lookups(
+            session,
+            [
+                dict(
+                    repo_id=repo.id,
+                    repo_name=repo.name,
+                    artifact_type=artifact_type,
+                    path=path,
+                    task_type=task_type,
+                    hit=row is not None,
+                    stale=stale,
+                )
+            ],
         )
     warming = None
     if settings is not None and (row is None or stale):

@@ -43,6 +43,12 @@ def _flower_argv(address: str, port: int, basic_auth: tuple[str, ...], extra: tu
     is_flag=True,
     help="Serve the JSON API without authentication (Flower refuses it otherwise).",
 )
+@click.option(
+    "--open-metrics",
+    is_flag=True,
+    envvar="WARMER_CONSOLE_OPEN_METRICS",
+    help="Serve /metrics without authentication (by default a scraper sends the console's credentials).",
+)
 @click.argument("flower_options", nargs=-1, type=click.UNPROCESSED)
 @user_errors
 def console(
@@ -51,6 +57,7 @@ def console(
     broker: str | None,
     basic_auth: tuple[str, ...],
     unauthenticated_api: bool,
+    open_metrics: bool,
     flower_options: tuple[str, ...],
 ) -> None:
     """Serve the console: Warmers, Jobs, Repositories, Analytics, Flower's pages, the JSON API."""
@@ -80,16 +87,19 @@ def console(
     flower_command.setup_logging()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    flower_app = make_app(capp, ctx.db, ctx.settings, options, **tornado_settings)
+    flower_app = make_app(capp, ctx.db, ctx.settings, options, open_metrics=open_metrics, **tornado_settings)
     atexit.register(flower_app.stop)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     bound = flower_app.start_http_server()
     auth = "basic auth" if options.basic_auth else ("OAuth" if options.auth else "no authentication")
+    prefix = "/" + options.url_prefix.strip("/") if (options.url_prefix or "").strip("/") else ""
     log.info(
-        "warmer console at http://%s:%s/warmer (%s; ledger %s; broker %s)",
+        "warmer console at http://%s:%s%s/warmer (%s; metrics %s; ledger %s; broker %s)",
         options.address or "127.0.0.1",
         bound,
+        prefix,
         auth,
+        "open" if open_metrics else "behind the same auth",
         redact_url(ctx.db.url),
         redact_url(str(capp.conf.broker_url)),
     )

@@ -8,13 +8,18 @@ Blocking (git fetches, database): handlers run these in a thread.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import insert, update
+
+from warmer.console import job_list
 from warmer.console.context import ConsoleContext
 from warmer.console.data import NotFound
+from warmer.console.params import JobFilters
 from warmer.console.redact import redact_text, redact_tree
 from warmer.ledger import transitions
-from warmer.ledger.models import Job, Trigger
+from warmer.ledger.models import Job, JobStatus, LedgerAudit, Trigger
 from warmer.ledger.repositories import UnknownRepository, find
 from warmer.publisher import publish
 from warmer.triggers.connect import connect, disconnect
@@ -57,6 +62,59 @@ def requeue(ctx: ConsoleContext, job_id: int, actor: str) -> dict[str, Any]:
         assert row is not None
         message = (job_id, row.trigger, row.priority)
     return {"job_id": job_id, "status": "queued", **_publish(ctx, [message])}
+
+
+BULK_BATCH = 200
+BULK_MAX = 10_000
+
+
+def bulk_requeue(ctx: ConsoleContext, filters: JobFilters, actor: str) -> dict[str, Any]:
+    """Re-queue every failed job the filters match (at most BULK_MAX), as one audited action: one
+    `ledger_audit` row says who, which filter and how many; each job's own event names the
+    action. Batches of BULK_BATCH, each its own transaction, published as they go; a job that
+    changed state meanwhile (or whose twin is already active) is skipped and counted."""
+    filters = replace(filters, statuses=(JobStatus.FAILED,), after=None, before=None, sort="oldest")
+    with ctx.db.session() as session:
+        audit = session.execute(
+            insert(LedgerAudit).values(actor=actor, action="bulk_requeue",
+                                       detail={"filters": filters.filter_query(), "state": "started"})
+            .returning(LedgerAudit.id)
+        ).scalar_one()  # fmt: skip
+    requeued: list[int] = []
+    skipped: dict[int, str] = {}
+    published, notes, last = 0, [], 0
+    while len(requeued) + len(skipped) < BULK_MAX:
+        messages = []
+        with ctx.db.session() as session:
+            room = min(BULK_BATCH, BULK_MAX - len(requeued) - len(skipped))
+            batch = job_list.matching_ids(session, filters, ctx.db.now(), last, room)
+            for job_id in batch:
+                try:
+                    with session.begin_nested():
+                        transitions.requeue(
+                            session, job_id, actor=actor, detail=f"re-queued by hand (bulk #{audit})"
+                        )
+                except transitions.TransitionRefused as exc:
+                    skipped[job_id] = str(exc)
+                    continue
+                row = session.get(Job, job_id)
+                assert row is not None
+                messages.append((job_id, row.trigger, row.priority))
+                requeued.append(job_id)
+        if not batch:
+            break
+        last = batch[-1]
+        sent = _publish(ctx, messages)
+        published += sent["published"]
+        if sent["note"] not in notes:
+            notes.append(sent["note"])
+    summary = {"filters": filters.filter_query(), "state": "done", "requeued": len(requeued),
+               "skipped": len(skipped), "published": published, "job_ids": requeued[:1000],
+               "capped": len(requeued) + len(skipped) >= BULK_MAX}  # fmt: skip
+    with ctx.db.session() as session:
+        session.execute(update(LedgerAudit).where(LedgerAudit.id == audit).values(detail=summary))
+    return redact_tree({"audit_id": audit, **summary, "skipped_reasons": dict(list(skipped.items())[:20]),
+                        "note": "; ".join(notes) or "nothing matched"})  # fmt: skip
 
 
 def _known(ctx: ConsoleContext, name: str) -> str:

@@ -17,7 +17,14 @@ from flower.api import BaseApiHandler
 from warmer.console import actions, data
 from warmer.console.base import ConsoleError, WarmerHandlerMixin
 from warmer.console.openapi import spec
-from warmer.console.params import AnalyticsParams, BadParameter, JobFilters, job_id_param, reject_unknown
+from warmer.console.params import (
+    AnalyticsParams,
+    BadParameter,
+    JobFilters,
+    int_param,
+    job_id_param,
+    reject_unknown,
+)
 
 
 class WarmerApiHandler(WarmerHandlerMixin, BaseApiHandler):
@@ -100,6 +107,37 @@ class JobsApi(WarmerApiHandler):
         self.reply(await self.blocking(data.jobs, self.ctx, self.parse(JobFilters.parse)))
 
 
+class BulkRequeueApi(WarmerApiHandler):
+    """POST /api/warmer/jobs/requeue: re-queue every failed job the filters (JSON body or form
+    fields: repo, artifact_type, trigger, q, finished_within_hours) match, as one audited action."""
+
+    async def post(self) -> None:
+        body = {k: str(v) for k, v in self.body().items() if v is not None and k != "_xsrf"}
+        body.pop("status", None)  # always failed: only failed jobs can be re-queued
+        try:
+            filters = JobFilters.parse(
+                body, allowed=tuple(f for f in JobFilters.FILTER_FIELDS if f != "status")
+            )
+        except BadParameter as exc:
+            raise ConsoleError(400, str(exc)) from None
+        self.reply(await self.blocking(actions.bulk_requeue, self.ctx, filters, self.actor))
+
+
+class AuditApi(WarmerApiHandler):
+    """GET /api/warmer/audit: bulk actions and retention runs, newest first (keyset: `before`)."""
+
+    async def get(self) -> None:
+        def parse(args: dict[str, str]) -> tuple[int | None, int]:
+            reject_unknown(args, ("before", "limit"))
+            before = args.get("before")
+            return (job_id_param(before) if before else None), int_param(
+                "limit", args.get("limit"), 50, 1, 500
+            )
+
+        before, limit = self.parse(parse)
+        self.reply(await self.blocking(data.audit, self.ctx, before, limit))
+
+
 class JobApi(WarmerApiHandler):
     async def get(self, raw_id: str) -> None:
         self.parse(lambda args: reject_unknown(args, ()))
@@ -115,8 +153,15 @@ class RequeueApi(WarmerApiHandler):
 
 class RepositoriesApi(WarmerApiHandler):
     async def get(self) -> None:
-        self.parse(lambda args: reject_unknown(args, ()))
-        self.reply(await self.blocking(data.repositories, self.ctx))
+        def parse(args: dict[str, str]) -> tuple[str | None, int]:
+            reject_unknown(args, ("after", "limit"))
+            after = args.get("after") or None
+            if after is not None and len(after) > 200:
+                raise BadParameter("invalid after: at most 200 characters")
+            return after, int_param("limit", args.get("limit"), data.REPO_PAGE, 1, 500)
+
+        after, limit = self.parse(parse)
+        self.reply(await self.blocking(data.repositories, self.ctx, after, limit))
 
     async def post(self) -> None:
         """Connect (or re-connect) a repository: {"source": ..., "name": ..., "branch": ...}."""

@@ -9,6 +9,7 @@ cross-site form, so every warmer POST must carry the `_xsrf` token (form field, 
 
 from __future__ import annotations
 
+import base64
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -54,6 +55,19 @@ def to_console_error(exc: Exception) -> ConsoleError | None:
     return None
 
 
+def basic_auth_user(header: str) -> str | None:
+    """The user name of a Basic Authorization header (already checked by Flower), or None."""
+    scheme, _, value = header.partition(" ")
+    if scheme != "Basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    name = decoded.partition(":")[0]
+    return name[:100] if name and name.isprintable() else None
+
+
 class WarmerHandlerMixin:
     """Mixed into handlers that also subclass flower.views.BaseHandler."""
 
@@ -66,8 +80,16 @@ class WarmerHandlerMixin:
 
     @property
     def actor(self) -> str:
+        """Who acts, for the audit trail: the OAuth user, or the basic-auth user name (Flower's
+        `current_user` is only True there), or `console:anonymous` on an open console."""
         user = getattr(self, "current_user", None)
-        return f"console:{user}" if isinstance(user, str) else "console"
+        if isinstance(user, str) and user:
+            return f"console:{user}"
+        if self.application.options.basic_auth:
+            name = basic_auth_user(self.request.headers.get("Authorization", ""))
+            if name:
+                return f"console:{name}"
+        return "console:anonymous"
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a ledger or git call on Flower's thread pool; domain errors become ConsoleErrors."""

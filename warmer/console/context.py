@@ -16,6 +16,8 @@ class ConsoleContext:
     db: Database
     settings: Settings
     capp: Celery
+    # /metrics asks for the console's auth unless this is set (`warmer console --open-metrics`).
+    open_metrics: bool = False
 
     @property
     def broker_url(self) -> str:

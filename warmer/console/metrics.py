@@ -3,7 +3,8 @@
 Flower serves the default `prometheus_client` registry, so a collector registered in the console
 process appears there. Every figure is read at scrape time from the ledger (the source of truth
 shared by all workers) and the broker, never counted in this process: a console restart or a
-second console replica reports the same numbers.
+second console replica reports the same numbers. A scrape reads indexes and running totals
+(ledger/totals.py), never the history; the counters keep what retention pruned.
 
     warmer_queue_depth{queue}                      messages waiting on the broker, all priority steps
     warmer_jobs{status}                            jobs in each lifecycle state
@@ -21,24 +22,21 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import prometheus_client
+import tornado.web
+from flower.views import BaseHandler
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from prometheus_client.utils import floatToGoString
-from sqlalchemy import Float, and_, case, cast, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, select
+from tornado.ioloop import IOLoop
 
 from warmer.console.context import ConsoleContext
-from warmer.ledger.models import CacheLookup, Job, JobEvent, JobStatus, WarmerInstance
+from warmer.ledger import totals
+from warmer.ledger.models import RECLAIM_EVENT, RETRY_EVENT, Job, JobEvent, JobStatus, WarmerInstance
+from warmer.ledger.totals import DURATION_BUCKETS
 
 log = logging.getLogger(__name__)
-DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
-
-
-def _seconds(db_dialect: str) -> ColumnElement[Any]:
-    """finished_at - started_at in seconds, in the ledger's own SQL (no rows come back to Python)."""
-    if db_dialect == "postgresql":
-        return func.extract("epoch", Job.finished_at - Job.started_at)
-    return (func.julianday(Job.finished_at) - func.julianday(Job.started_at)) * 86400.0
 
 
 def broker_depths(ctx: ConsoleContext) -> dict[str, int | None]:
@@ -79,30 +77,29 @@ class WarmerCollector(Collector):
 
     def _ledger(self) -> Iterator[Any]:
         db = self.ctx.db
-        seconds = _seconds(db.engine.dialect.name)
         stale_after = timedelta(seconds=self.ctx.settings.worker.stale_threshold_secs)
+        # A read-write transaction (the folds write their increments), each read on an index:
+        # (status, id) for the states, the folded totals for durations and lookups, the small
+        # partial indexes of reclaim and retry events plus what retention pruned of them.
         with db.session() as session:
-            statuses = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-            finished = and_(Job.status == JobStatus.COMPLETED, Job.started_at.is_not(None),
-                            Job.finished_at.is_not(None))  # fmt: skip
-            bucket_columns = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
-            durations = session.execute(
-                select(Job.artifact_type, func.count(), func.sum(cast(seconds, Float)), *bucket_columns)
-                .where(finished)
-                .group_by(Job.artifact_type)
-            ).all()
-            lookups = session.execute(
-                select(CacheLookup.artifact_type, CacheLookup.hit, func.count()).group_by(
-                    CacheLookup.artifact_type, CacheLookup.hit
-                )
-            ).all()
-            reclaims = session.scalar(select(func.count()).where(JobEvent.detail.like("reclaim %")))
-            retries = session.scalar(
-                select(func.count()).where(
-                    JobEvent.to_status == JobStatus.QUEUED, JobEvent.detail.like("failure %")
-                )
-            )
             now = db.now()
+            # Every state but completed from ix_jobs_status_id; completed, the bulk of the history,
+            # from the folded completions less what retention pruned.
+            open_states = [s for s in JobStatus if s is not JobStatus.COMPLETED]
+            statuses = dict(
+                session.execute(
+                    select(Job.status, func.count()).where(Job.status.in_(open_states)).group_by(Job.status)
+                ).all()
+            )
+            durations = totals.durations(session, now)
+            completed = sum(count for _, count, _, _ in durations)
+            statuses[JobStatus.COMPLETED] = (
+                completed - totals.get(session, [totals.PRUNED_COMPLETED])[totals.PRUNED_COMPLETED]
+            )
+            lookups = totals.lookup_totals(session, now)
+            pruned = totals.get(session, [totals.PRUNED_RECLAIMS, totals.PRUNED_RETRIES])
+            reclaims = session.scalar(select(func.count()).select_from(JobEvent).where(RECLAIM_EVENT))
+            retries = session.scalar(select(func.count()).select_from(JobEvent).where(RETRY_EVENT))
             alive = (
                 session.execute(
                     select(WarmerInstance.heartbeat_at).where(WarmerInstance.stopped_at.is_(None))
@@ -110,6 +107,8 @@ class WarmerCollector(Collector):
                 .scalars()
                 .all()
             )
+        reclaims = (reclaims or 0) + pruned[totals.PRUNED_RECLAIMS]
+        retries = (retries or 0) + pruned[totals.PRUNED_RETRIES]
 
         jobs = GaugeMetricFamily("warmer_jobs", "Jobs in each lifecycle state (ledger)", labels=["status"])
         for status in JobStatus:
@@ -119,19 +118,18 @@ class WarmerCollector(Collector):
         histogram = HistogramMetricFamily("warmer_job_duration_seconds",
                                           "Run time of completed jobs, started to finished",
                                           labels=["artifact_type"])  # fmt: skip
-        for row in durations:
-            artifact, count, total, *cumulative = row
+        for artifact, count, total, cumulative in durations:
             buckets = [
-                (floatToGoString(bound), int(n or 0))
+                (floatToGoString(bound), int(n))
                 for bound, n in zip(DURATION_BUCKETS, cumulative, strict=True)
             ]
-            histogram.add_metric([artifact], [*buckets, ("+Inf", int(count))], float(total or 0))
+            histogram.add_metric([artifact], [*buckets, ("+Inf", count)], total)
         yield histogram
 
         counted = CounterMetricFamily("warmer_cache_lookups", "Agent lookups by artifact type and result",
                                       labels=["artifact_type", "result"])  # fmt: skip
-        for artifact, hit, count in lookups:
-            counted.add_metric([artifact, "hit" if hit else "miss"], count)
+        for (artifact, result), count in sorted(lookups.items()):
+            counted.add_metric([artifact, result], count)
         yield counted
         yield CounterMetricFamily("warmer_stale_reclaims", "Jobs reclaimed from dead or silent workers",
                                   value=reclaims or 0)  # fmt: skip
@@ -156,3 +154,32 @@ def register(ctx: ConsoleContext) -> WarmerCollector:
     _registered = WarmerCollector(ctx)
     REGISTRY.register(_registered)
     return _registered
+
+
+class MetricsHandler(BaseHandler):
+    """Flower's /metrics (its own metrics and warmer's), behind the console's auth: a scraper sends
+    the basic-auth credentials, or the console runs with --open-metrics. Refused with 401 (never a
+    login redirect: a scraper cannot follow one)."""
+
+    def prepare(self) -> None:
+        if self.application.warmer.open_metrics:
+            return
+        options = self.application.options
+        try:
+            user = self.current_user
+        except tornado.web.HTTPError:
+            user = None
+        if (options.basic_auth or options.auth) and not user:
+            self.set_status(401)
+            if options.basic_auth:
+                self.set_header("WWW-Authenticate", 'Basic realm="warmer metrics"')
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(
+                "authentication required: send the console's credentials, or run it with --open-metrics\n"
+            )
+
+    async def get(self) -> None:
+        self.application.purge_offline_worker_metrics()
+        body = await IOLoop.current().run_in_executor(None, prometheus_client.generate_latest)
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.write(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from warmer.console.analytics_queries import MAX_WINDOW_HOURS
-from warmer.console.params import MAX_LIMIT
+from warmer.console.params import MAX_LIMIT, SORTS
 from warmer.ledger.models import JobStatus, Trigger
 from warmer.ledger.queries import JOB_FIELDS
 
@@ -59,6 +59,15 @@ _JOB_PROPS.update(
 )
 
 
+_JOB_FILTERS = [
+    _query("repo", {"type": "string"}, "Repository name."),
+    _query("artifact_type", {"type": "string"}, "e.g. repo_map."),
+    _query("trigger", {"type": "string", "enum": [t.value for t in Trigger]}, "What caused it."),
+    _query("q", {"type": "string"}, "Search: a job id, a commit prefix, a repository name or error text."),
+    _query("finished_within_hours", {"type": "number"}, "Only jobs finished in the last N hours."),
+]
+
+
 def spec(url_prefix: str = "") -> dict[str, Any]:
     base = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
     any_object = {"type": "object", "additionalProperties": True}
@@ -80,13 +89,30 @@ def spec(url_prefix: str = "") -> dict[str, Any]:
         },
         "/jobs": {
             "get": {
-                "summary": "Jobs, newest first, filtered",
+                "summary": "One keyset page of jobs, filtered, searched and sorted",
                 "parameters": [
-                    _query("status", {"type": "string", "enum": [s.value for s in JobStatus]}, "Job state."),
-                    _query("repo", {"type": "string"}, "Repository name or id."),
-                    _query("artifact_type", {"type": "string"}, "e.g. repo_map."),
+                    *_JOB_FILTERS,
                     _query(
-                        "trigger", {"type": "string", "enum": [t.value for t in Trigger]}, "What caused it."
+                        "status",
+                        {"type": "string"},
+                        "Job state, or several comma-separated: "
+                        + ", ".join(s.value for s in JobStatus)
+                        + ".",
+                    ),
+                    _query(
+                        "sort",
+                        {"type": "string", "enum": list(SORTS), "default": "newest"},
+                        "newest or oldest by id, or finished: most recently finished first.",
+                    ),
+                    _query(
+                        "after",
+                        {"type": "string"},
+                        "The `next` cursor of the page before: the following page.",
+                    ),
+                    _query(
+                        "before",
+                        {"type": "string"},
+                        "The `prev` cursor of the page after: the preceding page.",
                     ),
                     _query(
                         "limit",
@@ -103,6 +129,8 @@ def spec(url_prefix: str = "") -> dict[str, Any]:
                                 "filters": any_object,
                                 "count": {"type": "integer"},
                                 "jobs": {"type": "array", "items": _ref("Job")},
+                                "next": {"type": ["string", "null"]},
+                                "prev": {"type": ["string", "null"]},
                             },
                         },
                     ),
@@ -117,6 +145,37 @@ def spec(url_prefix: str = "") -> dict[str, Any]:
                 "responses": {**_ok("The job", _ref("JobDetail")), **_errors("400", "401", "404")},
             }
         },
+        "/jobs/requeue": {
+            "post": {
+                "summary": "Re-queue every failed job the filters match: one audited action (at most 10,000)",
+                "security": _CSRF,
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {p["name"]: p["schema"] for p in _JOB_FILTERS},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    **_ok("Re-queued: counts, the audit id, the job ids", any_object),
+                    **_errors("400", "401", "403"),
+                },
+            }
+        },
+        "/audit": {
+            "get": {
+                "summary": "Bulk actions and retention runs, newest first",
+                "parameters": [
+                    _query("before", {"type": "integer"}, "The `next` cursor: older entries."),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "At most."),
+                ],
+                "responses": {**_ok("Audit entries", any_object), **_errors("400", "401")},
+            }
+        },
         "/jobs/{job_id}/requeue": {
             "post": {
                 "summary": "Re-queue a failed job (failed → queued, fresh retries) and publish it",
@@ -127,7 +186,11 @@ def spec(url_prefix: str = "") -> dict[str, Any]:
         },
         "/repositories": {
             "get": {
-                "summary": "Repositories: tracked branch, last warmed commit, coverage per artifact type",
+                "summary": "Repositories by name, one page: tracked branch, last warmed commit, coverage",
+                "parameters": [
+                    _query("after", {"type": "string"}, "The `next` name: the following page."),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "At most."),
+                ],
                 "responses": {**_ok("Repositories", any_object), **_errors("401")},
             },
             "post": {

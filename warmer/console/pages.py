@@ -12,13 +12,15 @@ from urllib.parse import urlencode
 
 import tornado.web
 from flower.views import BaseHandler
-from tornado.escape import url_escape
+from tornado.escape import url_escape, xhtml_escape
+from tornado.template import Loader
 from tornado.web import StaticFileHandler
 
 from warmer.console import actions, charts, data
 from warmer.console.api import queue_depths
 from warmer.console.base import ConsoleError, WarmerHandlerMixin
-from warmer.console.params import AnalyticsParams, BadParameter, JobFilters, job_id_param
+from warmer.console.flower_pages import tasks_of_job
+from warmer.console.params import PAGE_SIZES, SORTS, AnalyticsParams, BadParameter, JobFilters, job_id_param
 from warmer.ledger.models import JobStatus, Trigger
 
 HERE = os.path.dirname(__file__)
@@ -51,6 +53,14 @@ def when(iso: str | None) -> str:
     return iso[:19].replace("T", " ") + " UTC" if iso else "-"
 
 
+def time_tag(iso: str | None) -> str:
+    """A timestamp as <time>: UTC in the page, the reader's local time and its age once
+    console.js has run (and on every live refresh)."""
+    if not iso:
+        return "-"
+    return f'<time datetime="{xhtml_escape(iso)}">{xhtml_escape(when(iso))}</time>'
+
+
 def percent(rate: float | None) -> str:
     return f"{rate * 100:.1f}%" if rate is not None else "-"
 
@@ -60,6 +70,14 @@ class PageHandler(WarmerHandlerMixin, BaseHandler):
 
     def get_template_path(self) -> str:
         return TEMPLATES
+
+    def create_template_loader(self, template_path: str) -> Loader:
+        # The application's loader is Flower's overlay (flower_pages.py); warmer's pages have their own.
+        return Loader(template_path, autoescape=self.application.settings.get("autoescape", "xhtml_escape"))
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Cache-Control", "no-store")  # live figures: never a cached page
 
     def warmer_static(self, path: str) -> str:
         version = StaticFileHandler.get_version({"static_path": STATIC}, path)
@@ -77,7 +95,9 @@ class PageHandler(WarmerHandlerMixin, BaseHandler):
             warmer_static=self.warmer_static,
             seconds_text=seconds_text,
             when=when,
+            time_tag=time_tag,
             percent=percent,
+            actor=self.actor,
             status_class=lambda status: STATUS_CLASS.get(status, "secondary"),
             url_escape=lambda value: url_escape(value, plus=False),
             **kwargs,
@@ -129,8 +149,62 @@ class JobsPage(PageHandler):
         except (BadParameter, ConsoleError) as exc:
             self.set_status(400)
             error = exc.message if isinstance(exc, ConsoleError) else str(exc)
-            filters, result = JobFilters(), {"jobs": [], "count": 0, "filters": {}}
-        self.render("jobs.html", result=result, filters=filters, choices=choices, error=error, **_enums())
+            filters, result = (
+                JobFilters(),
+                {"jobs": [], "count": 0, "filters": {}, "next": None, "prev": None},
+            )
+        base = self.reverse_url("warmer-jobs")
+
+        def link(**changes: str | None) -> str:
+            query = {**filters.as_query(), **{k: v for k, v in changes.items() if v is not None}}
+            query = {k: v for k, v in query.items() if v}
+            return base + ("?" + urlencode(query) if query else "")
+
+        self.render("jobs.html", result=result, filters=filters, choices=choices, error=error, link=link,
+                    page_sizes=PAGE_SIZES, sorts=SORTS, **_enums())  # fmt: skip
+
+
+class BulkRequeueAction(PageHandler):
+    """The Jobs page's "Re-queue all N failed jobs matching" button: one audited bulk action."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        form = {
+            k: self.decode_argument(v[-1]) for k, v in self.request.body_arguments.items() if k != "_xsrf"
+        }
+        form = {k: v for k, v in form.items() if v and k != "status"}
+        target = self.reverse_url("warmer-jobs")
+        try:
+            filters = JobFilters.parse(
+                form, allowed=tuple(f for f in JobFilters.FILTER_FIELDS if f != "status")
+            )
+            result = await self.blocking(actions.bulk_requeue, self.ctx, filters, self.actor)
+        except (BadParameter, ConsoleError) as exc:
+            self.flash_redirect("danger", exc.message if isinstance(exc, ConsoleError) else str(exc), target)
+            return
+        query = urlencode({**filters.filter_query(), "status": "queued,claimed,running,completed,failed"})
+        self.flash_redirect(
+            "success",
+            f"Bulk re-queue #{result['audit_id']}: {result['requeued']} failed job(s) re-queued, "
+            f"{result['skipped']} skipped; {result['note']}.",
+            f"{target}?{query}",
+        )
+
+
+class JobTaskRedirect(PageHandler):
+    """From a job to the Celery task Flower saw run it (the newest delivery)."""
+
+    @tornado.web.authenticated
+    def get(self, raw_id: str) -> None:
+        job_id = int(raw_id)
+        tasks = tasks_of_job(self.application, job_id)
+        if not tasks:
+            raise ConsoleError(
+                404,
+                f"Flower has not seen a task for job {job_id}: it keeps the tasks of workers that send "
+                "task events since the console started (it switches events on in running workers).",
+            )
+        self.redirect(self.reverse_url("task", tasks[0].uuid))
 
 
 def _enums() -> dict[str, list[str]]:
@@ -171,8 +245,11 @@ class RepositoriesPage(PageHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        repos = await self.blocking(data.repositories, self.ctx)
-        self.render("repositories.html", repos=repos)
+        after = self.get_query_argument("after", None)
+        if after is not None and len(after) > 200:
+            raise ConsoleError(400, "invalid after: at most 200 characters")
+        repos = await self.blocking(data.repositories, self.ctx, after or None)
+        self.render("repositories.html", repos=repos, after=after)
 
 
 class RepositoryAction(PageHandler):

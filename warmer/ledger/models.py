@@ -12,10 +12,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -83,6 +85,11 @@ _QUEUED = text("status = 'queued'")
 _IN_FLIGHT = text("status IN ('claimed', 'running')")
 _FINISHED = text("finished_at IS NOT NULL")
 _TERMINAL_EVENT = text("to_status IN ('completed', 'failed')")
+_COMPLETED = text("status = 'completed'")
+_MISS = text("trigger = 'miss'")
+# The metrics' counters count these events through their own small indexes, never by a scan.
+RECLAIM_EVENT = text("detail LIKE 'reclaim %'")
+RETRY_EVENT = text("to_status = 'queued' AND detail LIKE 'failure %'")
 
 
 class Job(Base):
@@ -126,6 +133,31 @@ class Job(Base):
         Index("ix_jobs_in_flight", "worker_id", postgresql_where=_IN_FLIGHT, sqlite_where=_IN_FLIGHT),
         Index("ix_jobs_finished", "finished_at", postgresql_where=_FINISHED, sqlite_where=_FINISHED),
         Index("ix_jobs_repo", "repo_id", "artifact_type"),
+        # The console's reads (migration 0008): keyset pages of a filtered list, newest first...
+        Index("ix_jobs_status_id", "status", "id"),
+        Index("ix_jobs_repo_id", "repo_id", "id"),
+        Index("ix_jobs_trigger_id", "trigger", "id"),
+        # ... counts of the last 24 hours from the index alone, and each repository's last warming ...
+        Index(
+            "ix_jobs_finished_status",
+            "finished_at",
+            "status",
+            postgresql_where=_FINISHED,
+            sqlite_where=_FINISHED,
+        ),
+        Index(
+            "ix_jobs_repo_completed",
+            "repo_id",
+            "finished_at",
+            postgresql_where=_COMPLETED,
+            sqlite_where=_COMPLETED,
+        ),
+        # ... miss jobs by when they were queued (Analytics) and by when they become available (the
+        # miss trigger's per-hour cap counts these for every threshold it reaches) ...
+        Index("ix_jobs_miss_queued", "queued_at", "status", postgresql_where=_MISS, sqlite_where=_MISS),
+        Index("ix_jobs_miss_available", "available_at", postgresql_where=_MISS, sqlite_where=_MISS),
+        # ... and search by commit prefix (text_pattern_ops: LIKE 'abc%' whatever the collation).
+        Index("ix_jobs_commit", "commit", postgresql_ops={"commit": "varchar_pattern_ops"}),
         # One active job per (repo, branch, commit, artifact, scope): duplicates collapse.
         Index(
             "ux_jobs_active_dedupe",
@@ -155,6 +187,16 @@ class Job(Base):
     )
 
 
+# Search by error text (ILIKE '%...%') through trigrams: Postgres only (pg_trgm); SQLite scans.
+Index(
+    "ix_jobs_error_trgm",
+    Job.error,
+    postgresql_using="gin",
+    postgresql_ops={"error": "gin_trgm_ops"},
+    postgresql_where=text("error IS NOT NULL"),
+).ddl_if(dialect="postgresql")
+
+
 class JobEvent(Base):
     """Append-only: one row per transition. Audit trail and phase timings come from here."""
 
@@ -177,6 +219,8 @@ class JobEvent(Base):
             sqlite_where=_TERMINAL_EVENT,
         ),
         CheckConstraint("attempt >= 0", name="ck_job_events_attempt"),
+        Index("ix_job_events_reclaims", "id", postgresql_where=RECLAIM_EVENT, sqlite_where=RECLAIM_EVENT),
+        Index("ix_job_events_retries", "id", postgresql_where=RETRY_EVENT, sqlite_where=RETRY_EVENT),
     )
 
 
@@ -259,7 +303,96 @@ class CacheLookup(Base):
     stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
-    __table_args__ = (Index("ix_cache_lookups_pattern", "task_type", "repo_id", "artifact_type", "at"),)
+    __table_args__ = (
+        Index("ix_cache_lookups_pattern", "task_type", "repo_id", "artifact_type", "at"),
+        # Did a hit follow a miss job on the same path (Analytics' conversions), and retention by age.
+        Index("ix_cache_lookups_path", "repo_id", "artifact_type", "path", "hit", "at"),
+        Index("ix_cache_lookups_at", "at"),
+    )
+
+
+class _LookupCounters:
+    """Counters of the lookups of one (period, repository, artifact type)."""
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    artifact_type: Mapped[str] = mapped_column(String(100))
+    repo_name: Mapped[str] = mapped_column(String(200))
+    lookups: Mapped[int] = mapped_column(BigInteger, default=0)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    misses: Mapped[int] = mapped_column(BigInteger, default=0)
+    stale_hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LookupHourly(_LookupCounters, Base):
+    """Lookups per clock hour and (repository, artifact type), kept as they are recorded
+    (ledger/lookup_stats.py): Analytics' windows up to two days read hours, never the raw
+    lookups. A stale hit is a hit that counts as a miss for the miss trigger. Kept 7 days."""
+
+    __tablename__ = "lookup_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The period leads: every read is a range of periods.
+    __table_args__ = (PrimaryKeyConstraint("hour", "repo_id", "artifact_type"),)
+
+
+class LookupDaily(_LookupCounters, Base):
+    """The same counters per UTC day: longer windows and the metrics' totals read these, and
+    they outlive the raw lookups retention prunes."""
+
+    __tablename__ = "lookup_daily"
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (PrimaryKeyConstraint("day", "repo_id", "artifact_type"),)
+
+
+class MissConversion(Base):
+    """A completed miss-triggered job that was followed by a hit on what it warmed (same
+    repository, artifact and path). Once converted always converted, so it is found once (by
+    ledger/conversions.py's fold) and counted by a join ever after, never probed again."""
+
+    __tablename__ = "miss_conversions"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    converted_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+
+
+class LedgerAudit(Base):
+    """What people and maintenance did beyond single transitions: a bulk re-queue (who, which
+    filter, how many), a retention run (what it pruned, up to which cutoffs)."""
+
+    __tablename__ = "ledger_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+
+    __table_args__ = (Index("ix_ledger_audit_action", "action", "id"),)
+
+
+class LedgerTotal(Base):
+    """Running totals that must survive retention (Prometheus counters never go down), and the
+    watermark of each incremental fold: one small row each."""
+
+    __tablename__ = "ledger_totals"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobDurationTotal(Base):
+    """The completed jobs' run-time histogram per artifact type, folded in from the jobs finished
+    since the last fold (console/metrics.py), so a scrape reads a few rows, not every job."""
+
+    __tablename__ = "job_duration_totals"
+
+    artifact_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    sum_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    buckets: Mapped[list[int]] = mapped_column(Json)  # cumulative counts, one per bound
 
 
 class ClusterState(Base):

@@ -6,18 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
+from warmer.ledger import conversions
+from warmer.ledger.db import utcnow
 from warmer.ledger.models import (
     BranchState,
-    CacheLookup,
     CacheRef,
     Job,
     JobEvent,
     JobStatus,
     Repository,
-    Trigger,
     WarmerInstance,
 )
 
@@ -143,12 +143,23 @@ class InstanceView:
         return data
 
 
+INSTANCE_AGE_OUT_SECS = 3600  # a stopped instance stays listed this long after it stopped
+
+
 def instances(
-    session: Session, now: datetime, stale_after_secs: float, include_stopped: bool = False
+    session: Session,
+    now: datetime,
+    stale_after_secs: float,
+    include_stopped: bool = False,
+    stopped_within_secs: float | None = None,
 ) -> list[InstanceView]:
-    """Worker instances with figures derived from the jobs and events they own."""
+    """Worker instances with figures derived from the jobs and events they own: the running ones,
+    plus stopped ones (all, or those stopped within `stopped_within_secs`)."""
     query = select(WarmerInstance).order_by(WarmerInstance.started_at.desc())
-    if not include_stopped:
+    if stopped_within_secs is not None and not include_stopped:
+        recent = now - timedelta(seconds=stopped_within_secs)
+        query = query.where(WarmerInstance.stopped_at.is_(None) | (WarmerInstance.stopped_at >= recent))
+    elif not include_stopped:
         query = query.where(WarmerInstance.stopped_at.is_(None))
     rows = list(session.execute(query).scalars())
     ids = [row.id for row in rows]
@@ -159,6 +170,7 @@ def instances(
             .group_by(Job.worker_id)
         ).all()
     )
+    # ix_job_events_finished_by: what each listed instance finished, never the whole history.
     processed = dict(
         session.execute(
             select(JobEvent.actor, func.count())
@@ -185,13 +197,22 @@ def instances(
 
 
 def overview(session: Session, now: datetime, stale_after_secs: float) -> dict[str, Any]:
-    """The console's queue overview: queued, in progress, completed and failed in the last 24h."""
+    """The console's queue overview: queued, in progress, completed and failed in the last 24h.
+
+    Each count reads one index range: the active states (ix_jobs_status_id) and the last 24 hours
+    of finished jobs (ix_jobs_finished_status, index-only); nothing scans the job history."""
     since = now - timedelta(hours=24)
-    by_status = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+    active = dict(
+        session.execute(
+            select(Job.status, func.count())
+            .where(Job.status.in_([JobStatus.QUEUED, JobStatus.CLAIMED, JobStatus.RUNNING]))
+            .group_by(Job.status)
+        ).all()
+    )
     finished = dict(
         session.execute(
             select(Job.status, func.count())
-            .where(Job.finished_at >= since, Job.status.in_([JobStatus.COMPLETED, JobStatus.FAILED]))
+            .where(Job.finished_at.is_not(None), Job.finished_at >= since)
             .group_by(Job.status)
         ).all()
     )
@@ -201,51 +222,27 @@ def overview(session: Session, now: datetime, stale_after_secs: float) -> dict[s
         ).all()
     )
     return {
-        "total_queued": by_status.get(JobStatus.QUEUED, 0),
-        "in_progress": by_status.get(JobStatus.CLAIMED, 0) + by_status.get(JobStatus.RUNNING, 0),
+        "total_queued": active.get(JobStatus.QUEUED, 0),
+        "in_progress": active.get(JobStatus.CLAIMED, 0) + active.get(JobStatus.RUNNING, 0),
         "completed_24h": finished.get(JobStatus.COMPLETED, 0),
         "failed_24h": finished.get(JobStatus.FAILED, 0),
         "queued_by_trigger": {trigger.value: count for trigger, count in queued_by_trigger.items()},
-        "miss_conversions_24h": miss_conversions(session, since),
-        "instances": [view.as_json() for view in instances(session, now, stale_after_secs)],
+        "instances": [
+            view.as_json()
+            for view in instances(session, now, stale_after_secs, stopped_within_secs=INSTANCE_AGE_OUT_SECS)
+        ],
     }
 
 
-def miss_conversions(session: Session, since: datetime) -> dict[str, Any]:
-    """For each miss-triggered job completed since `since`: the misses that led to it and the hits
-    that followed it (lookups of the same repository, artifact and path). A pattern is converted
-    once a lookup hits after its job completed."""
-    jobs = session.execute(
-        select(Job.id, Job.repo_id, Repository.name, Job.artifact_type, Job.scope, Job.finished_at)
-        .join(Repository, Repository.id == Job.repo_id)
-        .where(Job.trigger == Trigger.MISS, Job.status == JobStatus.COMPLETED, Job.finished_at >= since)
-        .order_by(Job.finished_at)
-    ).all()
-    patterns = []
-    for job in jobs:
-        path = job.scope[0] if job.scope else ""
-        same = (
-            (CacheLookup.repo_id == job.repo_id)
-            & (CacheLookup.artifact_type == job.artifact_type)
-            & (CacheLookup.path == path)
-        )
-        misses = session.execute(
-            select(func.count()).where(same, CacheLookup.hit.is_(False), CacheLookup.at <= job.finished_at)
-        ).scalar_one()
-        hits = session.execute(
-            select(func.count()).where(same, CacheLookup.hit.is_(True), CacheLookup.at > job.finished_at)
-        ).scalar_one()
-        patterns.append(
-            {"job_id": job.id, "repo": job.name, "artifact_type": job.artifact_type, "path": path,
-             "finished_at": _iso(job.finished_at), "misses_before": misses, "hits_after": hits}
-        )  # fmt: skip
-    converted = sum(1 for p in patterns if p["hits_after"])
-    return {
-        "warmed_by_misses": len(patterns),
-        "converted": converted,
-        "conversion_rate": round(converted / len(patterns), 3) if patterns else None,
-        "patterns": patterns,
-    }
+def miss_conversions(
+    session: Session, since: datetime, *, miss_window_hours: float = 24, limit: int = 10, fold: bool = True
+) -> dict[str, Any]:
+    """Miss-triggered jobs queued since `since` that completed, and how many were followed by a hit
+    (ledger/conversions.py). With `fold`, conversions since the last fold are recorded first (a
+    write: the console folds in its own transaction and reads in a read-only snapshot)."""
+    if fold:
+        conversions.fold(session, session.execute(select(utcnow())).scalar_one())
+    return conversions.report(session, since, miss_window_hours=miss_window_hours, limit=limit)
 
 
 def jobs_in_progress(session: Session, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
@@ -266,16 +263,48 @@ def jobs_in_progress(session: Session, now: datetime, limit: int = 100) -> list[
     return out
 
 
-def repository_views(session: Session, artifact_types: list[str]) -> list[dict[str, Any]]:
+def _last_completions(session: Session, ids: list[int]) -> dict[int, Any]:
+    """Each repository's newest completed job: one probe of ix_jobs_repo_completed per repository,
+    in one LATERAL query on Postgres (one query per repository on SQLite, which lacks LATERAL)."""
+
+    def newest(repo_id: Any) -> Any:
+        return (
+            select(Job.commit, Job.finished_at, Job.branch)
+            .where(Job.repo_id == repo_id, Job.status == JobStatus.COMPLETED, Job.finished_at.is_not(None))
+            .order_by(Job.finished_at.desc())
+            .limit(1)
+        )
+
+    if not ids:
+        return {}
+    if session.get_bind().dialect.name != "postgresql":
+        return {repo_id: session.execute(newest(repo_id)).one_or_none() for repo_id in ids}
+    repos = select(Repository.id).where(Repository.id.in_(ids)).subquery()
+    latest = newest(repos.c.id).lateral()
+    rows = session.execute(
+        select(repos.c.id, latest.c.commit, latest.c.finished_at, latest.c.branch).select_from(
+            repos.join(latest, true())
+        )
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def repository_views(
+    session: Session, artifact_types: list[str], names: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Each repository with its tracked branch, baseline and last warmed commits, and its cache
     coverage per artifact type. Coverage is "current" when the branch serves an entry built at the
     baseline commit, "behind" when it serves an older one, "warming" when a job for it is active
     and nothing is served yet, "missing" otherwise. Sources come back as stored (they may hold
     credentials: redact before showing); webhook secrets are never read."""
-    repos = list(session.execute(select(Repository).order_by(Repository.name)).scalars())
+    query = select(Repository).order_by(Repository.name)
+    if names is not None:
+        query = query.where(Repository.name.in_(names))
+    repos = list(session.execute(query).scalars())
+    ids = [repo.id for repo in repos]
     baselines = {
         (row.repo_id, row.branch): row
-        for row in session.execute(select(BranchState)).scalars()
+        for row in session.execute(select(BranchState).where(BranchState.repo_id.in_(ids))).scalars()
     }  # fmt: skip
     refs: dict[tuple[int, str, str], Any] = {}
     at_baseline = case((CacheRef.commit == BranchState.commit, 1), else_=0)
@@ -290,6 +319,7 @@ def repository_views(session: Session, artifact_types: list[str]) -> list[dict[s
         .outerjoin(
             BranchState, (BranchState.repo_id == CacheRef.repo_id) & (BranchState.branch == CacheRef.branch)
         )
+        .where(CacheRef.repo_id.in_(ids))
         .group_by(CacheRef.repo_id, CacheRef.branch, CacheRef.artifact_type)
     ).all():  # fmt: skip
         refs[(row.repo_id, row.branch, row.artifact_type)] = row
@@ -298,15 +328,8 @@ def repository_views(session: Session, artifact_types: list[str]) -> list[dict[s
         for row in session.execute(
             select(Job.repo_id, Job.artifact_type).where(Job.status.in_(JobStatus.active())).distinct()
         ).all()
-    }
-    last_done = {
-        row.repo_id: row
-        for row in session.execute(
-            select(Job.repo_id, Job.commit, Job.finished_at, Job.branch)
-            .where(Job.status == JobStatus.COMPLETED)
-            .order_by(Job.finished_at)
-        ).all()
-    }  # later rows overwrite earlier ones: the newest completion wins
+    }  # by state alone (ix_jobs_status_id): a repository filter would read all its history
+    last_done = _last_completions(session, ids)
     out = []
     for repo in repos:
         baseline = baselines.get((repo.id, repo.branch))

@@ -329,7 +329,7 @@ def fail_queued(session: Executor, job_id: int, error: str, *, actor: str) -> bo
     return True
 
 
-def requeue(session: Session, job_id: int, actor: str) -> None:
+def requeue(session: Session, job_id: int, actor: str, detail: str = "re-queued by hand") -> None:
     """failed → queued by a person's decision, with a fresh allowance of retries."""
     job = session.get(Job, job_id)
     if job is None:
@@ -362,4 +362,4 @@ def requeue(session: Session, job_id: int, actor: str) -> None:
     ).rowcount
     if not done:
         raise TransitionRefused(f"job {job_id} changed state meanwhile; try again")
-    _event(session, job_id, JobStatus.FAILED, JobStatus.QUEUED, actor, job.attempts, "re-queued by hand")
+    _event(session, job_id, JobStatus.FAILED, JobStatus.QUEUED, actor, job.attempts, detail)

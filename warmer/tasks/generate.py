@@ -9,14 +9,20 @@ from celery.exceptions import Reject
 
 from warmer import runtime
 from warmer.celery_app import app
-from warmer.worker.runner import LedgerUnavailable
+from warmer.worker.runner import LedgerUnavailable, Outcome
+
+
+class JobFailed(Exception):
+    """The job failed for good (retries spent, or a permanent error): the task's state is FAILURE."""
+
 
 log = logging.getLogger("worker_cache_warmer")
 
 
 @app.task(name="warmer.generate_artifact")
 def generate_artifact(job_id: int) -> str:
-    """Returns the outcome: completed, retrying, failed, skipped (duplicate) or lost.
+    """Returns the outcome: completed, retrying, skipped (duplicate) or lost; raises JobFailed
+    when the job failed.
 
     If the ledger is unreachable before the job is claimed, the message is held
     in this process slot (still unacked, its priority intact) and the claim is
@@ -29,7 +35,12 @@ def generate_artifact(job_id: int) -> str:
     warned = False
     while True:
         try:
-            return runner.run(int(job_id)).outcome.value
+            report = runner.run(int(job_id))
+            if report.outcome is Outcome.FAILED:
+                # Celery (and so Flower) must see a failed job as a failed task, not a SUCCESS
+                # whose result happens to say "failed". The ledger already holds the failure.
+                raise JobFailed(f"job {job_id} failed: {(report.error or '').splitlines()[0][:500]}")
+            return report.outcome.value
         except LedgerUnavailable as exc:
             if time.monotonic() > deadline:
                 raise Reject(f"ledger unavailable: {exc}", requeue=True) from exc

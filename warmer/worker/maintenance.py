@@ -5,10 +5,11 @@ if this instance holds the leader lease, reap stale jobs, plan commit triggers
 whose debounce window has closed, carry cache refs forward to branch heads
 (cache/freshness.py), find queued jobs whose message the broker lost (see
 redelivery.py), publish due jobs that have no message (reclaimed, lost,
-retries after their backoff, jobs enqueued while the broker was down), and
-mark silent instances stopped. One leader at a time, by a lease in the ledger
-(see leader.py). Each duty runs on its own: one that fails (a broker away, a
-bad row) is reported and the others still run.
+retries after their backoff, jobs enqueued while the broker was down), mark
+silent instances stopped, and prune what has aged out (retention.py). One
+leader at a time, by a lease in the ledger (see leader.py). Each duty runs on
+its own: one that fails (a broker away, a bad row) is reported and the others
+still run.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from warmer.worker import instances
 from warmer.worker.leader import LeaderLease
 from warmer.worker.reaper import StaleJobReaper
 from warmer.worker.redelivery import LostMessageRescuer, taken_grace_secs
+from warmer.worker.retention import JobCleaner, RetentionPolicy
 
 log = logging.getLogger("worker_cache_warmer")
 
@@ -59,6 +61,13 @@ class Maintenance:
             taken_grace_secs=taken_grace_secs(self.settings.poll_interval_secs),
         )
         self._failing: dict[str, str] = {}  # duty -> the error it last failed with
+        policy = RetentionPolicy(
+            completed_hours=self.settings.retain_completed_hours,
+            failed_hours=self.settings.retain_failed_hours,
+            lookups_hours=max(self.settings.retain_lookups_hours, settings.warmers.on_miss.window_hours),
+            interval_secs=self.settings.retention_interval_secs,
+        )
+        self.cleaner = JobCleaner(db, policy, actor=f"retention:{instance_id}")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="warmer-maintenance", daemon=True)
         self._last_beat = 0.0
@@ -119,6 +128,7 @@ class Maintenance:
         self._duty(
             "instance pruning", lambda: instances.prune_dead(self.db, now, self.settings.stale_threshold_secs)
         )
+        self._duty("retention", lambda: self.cleaner.run_if_due(now))
 
     def _publish_due(self) -> None:
         published = publisher.publish_due(self.app, self.db, actor=f"leader:{self.instance_id}")

@@ -1,97 +1,109 @@
-// warmer console: live refresh of the Warmers page from /api/warmer/overview, and confirmations.
-// No library and nothing fetched from outside; every value goes in through textContent.
+// warmer console: live regions, local times, confirmations. No library, nothing from outside,
+// no inline script (the CSP allows none): pages declare what is live with data attributes.
+//
+// Live: every element with `data-live` and an id is refreshed from the same URL, re-rendered by
+// the server in one snapshot, and swapped in place. One request at a time: the next poll is
+// scheduled only when the previous one has finished (never setInterval), and none is sent while
+// the tab is hidden; a tab that becomes visible again refreshes at once.
 (function () {
   "use strict";
-  const STATUS_CLASS = { queued: "secondary", claimed: "info", running: "primary", completed: "success", failed: "danger" };
 
-  function when(iso) { return iso ? iso.slice(0, 19).replace("T", " ") + " UTC" : "-"; }
-  function secondsText(v) {
-    if (v === null || v === undefined) return "-";
-    if (v < 60) return v < 10 ? v.toFixed(2) + "s" : v.toFixed(1) + "s";
-    let m = Math.floor(v / 60); const s = Math.floor(v % 60);
-    if (m < 60) return m + "m " + String(s).padStart(2, "0") + "s";
-    const h = Math.floor(m / 60); m = m % 60;
-    return h + "h " + String(m).padStart(2, "0") + "m";
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function localText(date) {
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " +
+      pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
   }
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+  function age(seconds) {
+    const s = Math.abs(seconds), future = seconds < 0;
+    let text;
+    if (s < 5) return "just now";
+    if (s < 60) text = Math.floor(s) + "s";
+    else if (s < 3600) text = Math.floor(s / 60) + "m";
+    else if (s < 86400) text = Math.floor(s / 3600) + "h " + Math.floor((s % 3600) / 60) + "m";
+    else text = Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
+    return future ? "in " + text : text + " ago";
+  }
+  // Times come from the server in UTC; show them in the reader's zone with their age.
+  function localizeTimes(root) {
+    const now = Date.now();
+    for (const node of root.querySelectorAll("time[datetime]")) {
+      const date = new Date(node.getAttribute("datetime"));
+      if (isNaN(date)) continue;
+      if (!node.title) node.title = node.textContent + " (UTC)";
+      node.textContent = localText(date) + " · " + age((now - date.getTime()) / 1000);
     }
-    for (const child of children || []) node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    return node;
-  }
-  function badge(text, kind) { return el("span", { class: "badge text-bg-" + kind, text: text }); }
-  function emptyRow(cols, text) { return el("tr", { class: "empty" }, [el("td", { colspan: String(cols), text: text })]); }
-  function fill(tbody, rows, cols, emptyText) {
-    tbody.replaceChildren(...(rows.length ? rows : [emptyRow(cols, emptyText)]));
   }
 
-  function render(root, data) {
-    for (const key of ["total_queued", "in_progress", "completed_24h", "failed_24h"]) {
-      const node = root.querySelector('[data-field="' + key + '"]');
-      if (node) node.textContent = String(data[key]);
-    }
-    for (const q of data.queues) {
-      const row = root.querySelector('tr[data-queue="' + CSS.escape(q.name) + '"]');
-      if (!row) continue;
-      row.querySelector('[data-cell="broker"]').textContent = q.broker_messages === null ? "n/a" : String(q.broker_messages);
-      row.querySelector('[data-cell="ledger"]').textContent = String(q.ledger_queued);
-    }
-    const brokerError = root.querySelector("#broker-error");
-    brokerError.textContent = data.broker_error || "";
-    brokerError.hidden = !data.broker_error;
+  const live = { polls: 0, inFlight: 0, maxInFlight: 0, failures: 0, timer: null };
+  window.warmerLive = live;  // read by the browser tests
 
-    fill(root.querySelector("#instances-table tbody"), data.instances.map(function (i) {
-      const pct = Math.round(i.utilization * 100);
-      const util = el("div", { class: "util" }, [
-        el("div", { class: "util-bar" }, [el("div", { class: "util-fill", style: "width: " + pct + "%" })]),
-        el("span", { text: i.active_jobs + "/" + i.concurrency }),
-      ]);
-      return el("tr", { "data-instance": i.id, class: i.stale ? "row-stale" : "" }, [
-        el("td", { class: "mono", text: i.id }), el("td", { text: i.hostname }), el("td", { text: when(i.heartbeat_at) }),
-        el("td", {}, [i.stale ? badge("stale heartbeat", "warning") : badge("alive", "success")]),
-        el("td", {}, [util]), el("td", { class: "num", text: String(i.jobs_processed) }), el("td", { text: when(i.started_at) }),
-      ]);
-    }), 7, "No warmer instance is running.");
-
-    const jobUrl = root.dataset.jobUrl;
-    fill(root.querySelector("#progress-table tbody"), data.jobs_in_progress.map(function (j) {
-      return el("tr", { "data-job": String(j.id) }, [
-        el("td", { class: "num" }, [el("a", { href: jobUrl + j.id, text: String(j.id) })]),
-        el("td", {}, [j.repo + " ", el("span", { class: "muted", text: j.branch })]),
-        el("td", { text: j.artifact_type }), el("td", { text: j.trigger }),
-        el("td", {}, [badge(j.status, STATUS_CLASS[j.status] || "secondary")]),
-        el("td", { class: "mono small", text: j.worker_id || "-" }),
-        el("td", { class: "num", text: secondsText(j.elapsed_seconds) }),
-      ]);
-    }), 7, "No job is being processed.");
+  function schedule(delay) {
+    clearTimeout(live.timer);
+    live.timer = null;
+    if (!document.hidden) live.timer = setTimeout(poll, delay);
   }
 
-  function liveWarmers(root, intervalMs) {
+  async function poll() {
+    live.timer = null;
+    if (document.hidden || live.inFlight) return;
     const status = document.getElementById("live-status");
     const text = document.getElementById("live-text");
-    async function tick() {
-      try {
-        const response = await fetch(root.dataset.api, { credentials: "same-origin", headers: { Accept: "application/json" } });
-        const body = await response.json();
-        if (!response.ok) throw new Error(body.error || response.statusText);
-        render(root, body);
-        status.classList.remove("offline");
-        text.textContent = "live · as of " + when(body.now);
-        root.dataset.refreshed = String(Number(root.dataset.refreshed || 0) + 1);
-      } catch (err) {
-        status.classList.add("offline");
-        text.textContent = "live refresh paused: " + err.message;
+    const interval = Number(document.body.dataset.liveInterval || 3000);
+    live.inFlight += 1;
+    live.maxInFlight = Math.max(live.maxInFlight, live.inFlight);
+    try {
+      const response = await fetch(window.location.href, {
+        credentials: "same-origin", headers: { Accept: "text/html", "X-Warmer-Live": "1" }, cache: "no-store",
+      });
+      if (!response.ok) throw new Error(response.status + " " + response.statusText);
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const region of document.querySelectorAll("[data-live][id]")) {
+        const next = fresh.getElementById(region.id);
+        if (next) region.replaceWith(document.importNode(next, true));
       }
+      localizeTimes(document);
+      live.polls += 1;
+      document.body.dataset.polls = String(live.polls);
+      if (status) status.classList.remove("offline");
+      if (text) text.textContent = "live · updated " + localText(new Date()).slice(11);
+    } catch (err) {
+      live.failures += 1;
+      if (status) status.classList.add("offline");
+      if (text) text.textContent = "live refresh paused: " + err.message;
+    } finally {
+      live.inFlight -= 1;
+      schedule(interval);
     }
-    setInterval(tick, intervalMs || 2000);
   }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) { clearTimeout(live.timer); live.timer = null; }
+    else if (document.querySelector("[data-live]") && !live.inFlight) schedule(0);
+  });
 
   document.addEventListener("submit", function (event) {
     const message = event.target.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
-  window.warmerConsole = { liveWarmers: liveWarmers };
+  // Flower's theme.js applies the theme (stored choice, else the browser's); it marks the choice
+  // only in its own menu, so the console's switch marks it here.
+  function markTheme() {
+    let chosen = "system";
+    try { chosen = window.localStorage.getItem("flower-theme") || "system"; } catch (err) { /* none */ }
+    for (const button of document.querySelectorAll(".theme-switch [data-bs-theme-value]")) {
+      const on = button.getAttribute("data-bs-theme-value") === chosen;
+      button.classList.toggle("active", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".theme-switch [data-bs-theme-value]")) setTimeout(markTheme, 0);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    markTheme();
+    localizeTimes(document);
+    if (document.querySelector("[data-live]")) schedule(Number(document.body.dataset.liveInterval || 3000));
+  });
 })();

@@ -1,7 +1,7 @@
 """ledger constraints: a row maintenance cannot handle cannot be written
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-05 00:30:00
 
 One job row with a priority no queue knows made every leader tick raise, stopping the reaper,
