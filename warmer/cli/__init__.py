@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "job": ("warmer.cli.jobs", "One job: its fields, time in each phase, its history and full error."),
     "jobs": ("warmer.cli.jobs", "List jobs, newest first."),
+    "mcp": (
+        "warmer.cli.mcp",
+        "Serve the cache to coding agents over the Model Context Protocol (stdio or HTTP).",
+    ),
     "requeue": ("warmer.cli.jobs", "Put a failed job back in the queue with a fresh allowance of retries."),
     "search": (
         "warmer.cli.symbols",
