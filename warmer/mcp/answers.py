@@ -214,7 +214,7 @@ def dependencies(result: Any, module: str, budget: int) -> Answer:
     imports_shown = imports[: fitted.shown]
     imported_by_shown = imported_by[: max(0, fitted.shown - len(imports))]
     data = _with(
-        lookup_facts(result), fitted, path=path, imports=imports_shown, imported_by=imported_by_shown
+        lookup_facts(result), fitted, module=path, imports=imports_shown, imported_by=imported_by_shown
     )
     data["declared_dependencies"] = payload.get("dependencies", [])
     return Answer(fitted.text, data)
