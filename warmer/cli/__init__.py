@@ -65,7 +65,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("warmer.cli.jobs", "Queue overview and the active warmer instances."),
     "symbols": (
         "warmer.cli.symbols",
-        "Search the cached symbol index; exit 1 if the repository has none yet (a recorded miss).",
+        "Search the cached symbol index; exit 1 when nothing matches or on a (recorded) miss.",
     ),
     "warm": ("warmer.cli.warm", "Connect a local repository and run all its connect jobs in this process."),
     "webhook-secret": (
