@@ -139,7 +139,8 @@ def test_symbols_searches_the_cached_index_and_a_missing_index_is_a_recorded_mis
     assert (found["file"], found["kind"], found["start_line"]) == ("app/main.py", "function", 1)
     fuzzy = json.loads(run("symbols", "small", "tst_mn", "--json", env=env).stdout)
     assert fuzzy[0]["name"] == "test_main"
-    assert "no symbol of small matches" in run("symbols", "small", "zzz", "--match", "exact", env=env).stdout
+    nothing = run("symbols", "small", "zzz", "--match", "exact", env=env)
+    assert nothing.returncode == 1 and "no symbol of small matches" in nothing.stderr  # as rg: 1, no match
     assert run("symbols", "small", "", env=env).returncode == 2
 
 

@@ -21,6 +21,6 @@ def test_migrations_match_the_models_and_round_trip(pg_url: str) -> None:
         command.downgrade(config, "base")
     assert migrate.current_revision(db) is None
     migrate.upgrade(db)
-    assert migrate.current_revision(db) == migrate.head_revision()
+    assert migrate.current_revision(db) == migrate.head_revision() == migrate.alembic_head_revision()
     migrate.ensure_current(db)
     db.dispose()

@@ -467,6 +467,9 @@ def test_fuzzy_lookup(click_index: dict[str, Any]) -> None:
     assert search.fuzzy(click_index, "get_prms", limit=1)[0]["name"] == "get_params"
     assert search.fuzzy(click_index, "cmnd", limit=10) == found  # same answer every time
     assert search.fuzzy(click_index, "", limit=10) == []
+    labels = {s["name"]: s["match"] for s in search.fuzzy(click_index, "Command", limit=100)}
+    assert labels["Command"] == "exact" and labels["command"] == "exact-ignoring-case"
+    assert labels["CommandCollection"] == "prefix" and found[0]["match"] == "subsequence"
 
 
 def test_fuzzy_scoring_prefers_word_starts_and_short_names() -> None:

@@ -55,10 +55,17 @@ class GenerationContext:
     # The ledger, for generators whose inputs live beside the commit (embedding vectors by chunk hash,
     # ingested test failures). None in tests that exercise the pure per-file half.
     ledger: Database | None = None
+    # Who watches the job's progress (`warmer warm`'s progress line): called as (unit, done, total).
+    progress: Callable[[str, int, int], None] | None = None
 
     @property
     def commit(self) -> str:
         return self.snapshot.commit
+
+    def report(self, unit: str, done: int, total: int) -> None:
+        """Say how far the job is ("files", 40, 120); a no-op unless someone watches."""
+        if self.progress is not None:
+            self.progress(unit, done, total)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,8 @@ def extract_files(
     changed: set[str] = set()
     results: dict[tuple[str, str], Payload] = {}
     ctx.checkpoint()
-    for item in sorted(wanted, key=lambda w: (w.blob, w.kind, w.path)):
+    for index, item in enumerate(sorted(wanted, key=lambda w: (w.blob, w.kind, w.path))):
+        ctx.report("files", index, len(wanted))
         if (item.blob, item.kind) in results:
             continue
         payload = stored[item.blob].get(item.kind)
@@ -92,6 +93,7 @@ def extract_files(
         assert payload is not None
         results[(item.blob, item.kind)] = payload
     ctx.extracts.put_many({blob: stored[blob] for blob in changed})
+    ctx.report("files", len(wanted), len(wanted))
     return Extracted(
         wanted,
         results,

@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from warmer.artifacts.failures.ingest import IngestReport, fingerprints, ingest_junit
 from warmer.artifacts.failures.junit import MAX_REPORT_BYTES, JunitError
 from warmer.cli import cli, user_errors
 from warmer.cli.context import open_ledger, publish_or_explain
+from warmer.cli.output import table
 
 
 def _read_report(path: Path) -> bytes:
@@ -78,14 +77,13 @@ def failures(repo: str, limit: int, as_json: bool) -> None:
     if not rows:
         click.echo(f"no failures ingested for {repo} yet (`warmer ingest-junit {repo} REPORT.xml`)")
         return
-    table = Table(
-        "count", "type", "message", "top frame", "last test", "first seen", "last seen", "fingerprint"
-    )
-    for row in rows:
-        table.add_row(
-            str(row["count"]), row["exception_type"], row["message"][:80],
+    columns = ("count", "type", "message", "top frame", "last test", "first seen", "last seen", "fingerprint")
+    table(columns, [
+        (
+            row["count"], row["exception_type"], row["message"][:80],
             row["frames"][0] if row["frames"] else "-", row["test_name"][:60],
             row["first_seen"][:19].replace("T", " "), row["last_seen"][:19].replace("T", " "),
             row["fingerprint"][:12],
-        )  # fmt: skip
-    Console().print(table)
+        )
+        for row in rows
+    ])  # fmt: skip

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from warmer.cli import cli, fail, user_errors
 from warmer.cli.context import open_ledger, publish_or_explain
+from warmer.cli.output import table
 from warmer.ledger import queries, transitions
 from warmer.ledger.models import Job, JobStatus
 from warmer.ledger.repositories import find
 
 STATUSES = [s.value for s in JobStatus]
+
+
+def _first_line(text: str | None) -> str:
+    return text.splitlines()[0] if text else ""
 
 
 def _age(iso: str | None) -> str:
@@ -38,14 +41,14 @@ def jobs(status: str | None, repo: str | None, limit: int, as_json: bool) -> Non
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("id", "repo", "artifact", "trigger", "status", "attempts", "commit", "queued", "error")
-    for row in rows:
-        error = (row["error"] or "").splitlines()[0][:60] if row["error"] else ""
-        table.add_row(
-            str(row["id"]), row["repo"], row["artifact_type"], row["trigger"], row["status"],
-            str(row["attempts"]), row["commit"][:10], _age(row["queued_at"]), error,
-        )  # fmt: skip
-    Console().print(table)
+    columns = ("id", "repo", "artifact", "trigger", "status", "attempts", "commit", "queued", "error")
+    table(columns, [
+        (
+            row["id"], row["repo"], row["artifact_type"], row["trigger"], row["status"], row["attempts"],
+            row["commit"][:10], _age(row["queued_at"]), _first_line(row["error"]),
+        )
+        for row in rows
+    ])  # fmt: skip
 
 
 @cli.command()
@@ -63,25 +66,20 @@ def job(job_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(detail, indent=2))
         return
-    console = Console()
-    table = Table(show_header=False, box=None)
-    for key in queries.JOB_FIELDS:
-        if key != "error":
-            table.add_row(key, str(detail[key]) if detail[key] is not None else "-")
-    table.add_row("failures / reclaims", f"{detail['failures']} / {detail['reclaims']}")
-    for phase, seconds in detail["phases_seconds"].items():
-        table.add_row(f"time {phase}", f"{seconds:.3f}s")
-    console.print(table)
-    history = Table("at", "from", "to", "actor", "attempt", "detail", title="history")
-    for event in detail["events"]:
-        history.add_row(
-            _age(event["at"]), event["from"] or "-", event["to"], event["actor"], str(event["attempt"]),
+    fields = [(key, detail[key]) for key in queries.JOB_FIELDS if key != "error"]
+    fields.append(("failures / reclaims", f"{detail['failures']} / {detail['reclaims']}"))
+    fields += [(f"time {phase}", f"{seconds:.3f}s") for phase, seconds in detail["phases_seconds"].items()]
+    table(("field", "value"), fields)
+    table(("at", "from", "to", "actor", "attempt", "detail"), [
+        (
+            _age(event["at"]), event["from"] or "-", event["to"], event["actor"], event["attempt"],
             (event["detail"] or "").splitlines()[0][:80] if event["detail"] else "",
-        )  # fmt: skip
-    console.print(history)
+        )
+        for event in detail["events"]
+    ], title="history")  # fmt: skip
     if detail["error"]:
-        console.print("[bold]error[/bold]")
-        console.print(detail["error"], markup=False, highlight=False)
+        click.echo("error")
+        click.echo(detail["error"])
 
 
 @cli.command()
@@ -109,24 +107,16 @@ def status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    console = Console()
-    console.print(
+    click.echo(
         f"queued {data['total_queued']}  in progress {data['in_progress']}  "
         f"completed (24h) {data['completed_24h']}  failed (24h) {data['failed_24h']}"
     )
-    table = Table(
-        "instance",
-        "hostname",
-        "last heartbeat",
-        "active/concurrency",
-        "processed",
-        "state",
-        title="warmer instances",
-    )
-    for inst in data["instances"]:
-        table.add_row(
+    columns = ("instance", "hostname", "last heartbeat", "active/concurrency", "processed", "state")
+    table(columns, [
+        (
             inst["id"], inst["hostname"], _age(inst["heartbeat_at"]),
-            f"{inst['active_jobs']}/{inst['concurrency']}", str(inst["jobs_processed"]),
+            f"{inst['active_jobs']}/{inst['concurrency']}", inst["jobs_processed"],
             "stale" if inst["stale"] else "alive",
-        )  # fmt: skip
-    console.print(table)
+        )
+        for inst in data["instances"]
+    ], title="warmer instances")  # fmt: skip

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from warmer.cache.lookup import lookup
 from warmer.cli import cli, user_errors
-from warmer.cli.context import open_ledger, publish_or_explain
-from warmer.triggers.connect import connect as connect_repo
-from warmer.triggers.manual import full_warming
-from warmer.triggers.plan import Planned
+from warmer.cli.remote import SERVER_ENV, ask
+
+if TYPE_CHECKING:
+    from warmer.triggers.plan import Planned
 
 
 def _describe(planned: Planned) -> str:
@@ -29,6 +29,9 @@ def _describe(planned: Planned) -> str:
 @user_errors
 def connect(source: str, name: str | None, branch: str | None) -> None:
     """Mirror a repository (PATH or URL), record it, and enqueue its baseline warming."""
+    from warmer.cli.context import open_ledger, publish_or_explain
+    from warmer.triggers.connect import connect as connect_repo
+
     ctx = open_ledger()
     result = connect_repo(ctx.db, ctx.settings, source, name=name, branch=branch)
     click.echo(
@@ -47,6 +50,9 @@ def connect(source: str, name: str | None, branch: str | None) -> None:
 @user_errors
 def full_warm(repo: str) -> None:
     """Enqueue every baseline artifact again at the branch head (manual trigger)."""
+    from warmer.cli.context import open_ledger, publish_or_explain
+    from warmer.triggers.manual import full_warming
+
     ctx = open_ledger()
     planned = full_warming(ctx.db, ctx.settings, repo, actor="cli")
     click.echo(_describe(planned))
@@ -60,14 +66,25 @@ def full_warm(repo: str) -> None:
 @click.option(
     "--task-type", required=True, help="What the agent is doing (counted for miss-triggered warming)."
 )
+@click.option(
+    "--server", envvar=SERVER_ENV, metavar="URL",
+    help=f"Ask this running `warmer serve` (env {SERVER_ENV}) instead of opening the ledger.",
+)  # fmt: skip
 @user_errors
-def get(repo: str, artifact: str, path: str, task_type: str) -> None:
+def get(repo: str, artifact: str, path: str, task_type: str, server: str | None) -> None:
     """Print a cache entry as JSON; exit 1 on a miss (which is recorded)."""
-    ctx = open_ledger()
-    result = lookup(ctx.db, repo, artifact, task_type=task_type, path=path, settings=ctx.settings)
-    if not result.hit:
-        where = f"{result.repo}{' ' + path if path else ''}"
-        warming = f"; job {result.warming_job} is warming it" if result.warming_job else ""
+    if server:
+        hit, found = ask(server, repo, f"artifacts/{artifact}", {"path": path, "task_type": task_type})
+    else:
+        from warmer.cache import agent_api
+        from warmer.cli.context import open_ledger
+
+        ctx = open_ledger()
+        result = agent_api.get(ctx.db, repo, artifact, task_type=task_type, path=path, settings=ctx.settings)
+        hit, found = result.hit, result.as_json()
+    if not hit:
+        where = f"{found['repo']}{' ' + path if path else ''}"
+        warming = f"; job {found['warming_job']} is warming it" if found.get("warming_job") else ""
         click.echo(f"miss: no {artifact} entry for {where} (recorded{warming})", err=True)
         sys.exit(1)
-    click.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
+    click.echo(json.dumps(found, indent=2, sort_keys=True))

@@ -1,17 +1,31 @@
-"""`warmer symbols` and `warmer search`: find symbols by name, code by meaning, in a repository's cache."""
+"""`warmer symbols` and `warmer search`: find symbols by name, code by meaning, in a repository's cache.
+
+Exit statuses as rg's: 0 when something matched, 1 when nothing did or the index is not there yet
+(a recorded miss), 2 for bad input. With `--server` (or WARMER_SERVER_URL) the question goes to a
+running `warmer serve`, whose embedding model stays loaded between questions.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from warmer.cache import agent_api
 from warmer.cli import cli, user_errors
-from warmer.cli.context import open_ledger
+from warmer.cli.output import print_json, table
+from warmer.cli.remote import SERVER_ENV, ask
+
+SERVER_OPTION = click.option(
+    "--server", envvar=SERVER_ENV, metavar="URL",
+    help=f"Ask this running `warmer serve` (env {SERVER_ENV}) instead of opening the ledger.",
+)  # fmt: skip
+
+
+def _miss(found: dict[str, Any], artifact: str) -> None:
+    warming = f"; job {found['warming_job']} is warming it" if found.get("warming_job") else ""
+    click.echo(f"miss: no {artifact} entry for {found['repo']} yet (recorded{warming})", err=True)
+    sys.exit(1)
 
 
 @cli.command()
@@ -21,65 +35,76 @@ from warmer.cli.context import open_ledger
     "--match", "mode", type=click.Choice(["exact", "prefix", "fuzzy"]), default="fuzzy", show_default=True,
     help="exact: the name (Parent.name narrows); prefix: names starting with QUERY; fuzzy: close names.",
 )  # fmt: skip
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--limit", type=int, default=20, show_default=True, help="At most this many (1-1000).")
 @click.option(
     "--task-type", default="symbol_search", show_default=True, help="Counted for miss-triggered warming."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the matches as a JSON list.")
+@SERVER_OPTION
 @user_errors
-def symbols(repo: str, query: str, mode: str, limit: int, task_type: str, as_json: bool) -> None:
-    """Search the cached symbol index; exit 1 if the repository has none yet (a recorded miss)."""
-    ctx = open_ledger()
-    found = agent_api.symbols(
-        ctx.db,
-        repo,
-        query,
-        mode=mode,
-        limit=limit,
-        task_type=task_type,
-        settings=ctx.settings,  # type: ignore[arg-type]
-    )
-    result, matches = found.lookup, found.matches
-    if not result.hit:
-        click.echo(f"miss: no symbol_index entry for {result.repo} yet (recorded)", err=True)
-        sys.exit(1)
+def symbols(
+    repo: str, query: str, mode: str, limit: int, task_type: str, as_json: bool, server: str | None
+) -> None:
+    """Search the cached symbol index; exit 1 when nothing matches or on a (recorded) miss."""
+    params = {"q": query, "match": mode, "limit": limit, "task_type": task_type}
+    found = _remote_or_local(server, repo, "symbols", params)
+    if not found["hit"]:
+        _miss(found, "symbol_index")
+    matches = found["matches"]
     if as_json:
-        click.echo(json.dumps(matches, indent=2))
-        return
-    if not matches:
-        click.echo(f"no symbol of {result.repo} matches {query!r} ({mode})")
-        return
-    title = f"{result.repo} @ {(result.commit or '')[:12]}"
-    table = Table("name", "kind", "parent", "file:line", "signature", title=title)
-    for symbol in matches:
-        table.add_row(
-            symbol["name"], symbol["kind"], symbol.get("parent") or "",
-            f"{symbol['file']}:{symbol['start_line']}", (symbol.get("signature") or "")[:80],
-        )  # fmt: skip
-    Console().print(table)
+        print_json(matches)
+    elif not matches:
+        click.echo(f"no symbol of {found['repo']} matches {query!r} ({mode})", err=True)
+    else:
+        rows = [
+            (f"{s['file']}:{s['start_line']}", s["kind"], s["name"], s.get("parent"), s.get("signature"),
+             s.get("match") or mode)
+            for s in matches
+        ]  # fmt: skip
+        title = f"{found['repo']} @ {(found.get('commit') or '')[:12]}"
+        table(("file:line", "kind", "name", "parent", "signature", "match"), rows, title=title)
+    sys.exit(0 if matches else 1)
 
 
 @cli.command()
 @click.argument("repo")
 @click.argument("query")
-@click.option("-k", "k", type=click.IntRange(1, agent_api.MAX_SEARCH_K), default=10, show_default=True)
+@click.option("-k", "k", type=int, default=10, show_default=True, help="How many chunks (1-100).")
 @click.option(
     "--task-type", default="semantic_search", show_default=True, help="Counted for miss-triggered warming."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the matches as a JSON list.")
+@SERVER_OPTION
 @user_errors
-def search(repo: str, query: str, k: int, task_type: str, as_json: bool) -> None:
+def search(repo: str, query: str, k: int, task_type: str, as_json: bool, server: str | None) -> None:
     """Semantic search over the cached embedding index; exit 1 on a (recorded) miss."""
-    ctx = open_ledger()
-    found = agent_api.search(ctx.db, repo, query, k=k, task_type=task_type, settings=ctx.settings)
-    if not found.lookup.hit:
-        click.echo(f"miss: no embedding_index entry for {found.lookup.repo} yet (recorded)", err=True)
-        sys.exit(1)
+    found = _remote_or_local(server, repo, "search", {"q": query, "k": k, "task_type": task_type})
+    if not found["hit"]:
+        _miss(found, "embedding_index")
+    matches = found["matches"]
     if as_json:
-        click.echo(json.dumps(found.matches, indent=2))
-        return
-    table = Table("score", "file:lines", "symbol", title=f"{found.lookup.repo}: {query}")
-    for match in found.matches:
-        where = f"{match['path']}:{match['start_line']}-{match['end_line']}"
-        table.add_row(f"{match['score']:.3f}", where, match.get("symbol") or "")
-    Console().print(table)
+        print_json(matches)
+    else:
+        rows = [
+            (f"{m['score']:.3f}", f"{m['path']}:{m['start_line']}-{m['end_line']}", m.get("symbol"))
+            for m in matches
+        ]
+        table(("score", "file:lines", "symbol"), rows, title=f"{found['repo']}: {query}")
+    sys.exit(0 if matches else 1)
+
+
+def _remote_or_local(server: str | None, repo: str, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The server's answer when one is named, else the same look-up on this host's ledger."""
+    if server:
+        return ask(server, repo, endpoint, params)[1]
+    from warmer.cache import agent_api
+    from warmer.cli.context import open_ledger
+
+    ctx = open_ledger()
+    if endpoint == "symbols":
+        found = agent_api.symbols(ctx.db, repo, params["q"], mode=params["match"], limit=params["limit"],
+                                  task_type=params["task_type"], settings=ctx.settings)  # fmt: skip
+    else:
+        found = agent_api.search(ctx.db, repo, params["q"], k=params["k"], task_type=params["task_type"],
+                                 settings=ctx.settings)  # fmt: skip
+    return found.as_json()

@@ -11,17 +11,18 @@ import logging
 import os
 import socket
 import sys
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sqlalchemy import select
 
 from warmer.cli import cli, user_errors
 from warmer.cli.context import Context, open_ledger
+from warmer.cli.output import print_json, table
+from warmer.cli.progress import WarmProgress
 from warmer.ledger import queries, transitions
 from warmer.ledger.models import Job, JobStatus, Repository
+from warmer.settings import Settings
 from warmer.triggers.connect import connect
 from warmer.triggers.manual import full_warming
 from warmer.worker.inline import run_jobs
@@ -66,66 +67,128 @@ def reclaim_abandoned(ctx: Context, repo_id: int) -> int:
     return count
 
 
+def choose_artifacts(settings: Settings, only: tuple[str, ...], skip: tuple[str, ...]) -> Settings:
+    """The settings with on_connect.artifacts narrowed to `--only` and without `--skip`."""
+    if not only and not skip:
+        return settings
+    from warmer.cache.lookup import known_artifact_types
+
+    known = known_artifact_types()
+    for name in (*only, *skip):
+        if name not in known:
+            raise click.BadParameter(f"unknown artifact type {name!r} (known: {', '.join(sorted(known))})")
+    configured = settings.warmers.on_connect.artifacts
+    chosen = [a for a in (list(only) if only else configured) if a not in skip]
+    if not chosen:
+        raise click.UsageError("--only/--skip leave no artifact to warm")
+    on_connect = settings.warmers.on_connect.model_copy(update={"artifacts": chosen})
+    warmers = settings.warmers.model_copy(update={"on_connect": on_connect})
+    engineering_cache = settings.engineering_cache.model_copy(update={"warmers": warmers})
+    return settings.model_copy(update={"engineering_cache": engineering_cache})
+
+
+def describe_calls(calls: dict[str, int] | None) -> str:
+    """What a completed job computed and what it reused, in words that do not read as a cache hit."""
+    if not calls:
+        return "generated"
+    parts = []
+    if "chunks_embedded" in calls:
+        parts.append(f"{calls['chunks_embedded']} chunks embedded, {calls.get('chunks_reused', 0)} reused")
+    if "extracted" in calls:
+        parts.append(f"{calls['extracted']} files read, {calls.get('reused', 0)} reused from earlier runs")
+    computed = calls.get("extracted", 0) + calls.get("chunks_embedded", 0)
+    verb = "generated" if computed or not parts else "generated from reused extracts"
+    return f"{verb}: {'; '.join(parts)}" if parts else verb
+
+
 @cli.command()
 @click.argument("path", type=click.Path(file_okay=False))
 @click.option("--name", help="Repository name (default: the folder's name).")
 @click.option("--branch", help="Branch to warm (default: the repository's current default branch).")
+@click.option("--only", multiple=True, metavar="ARTIFACT", help="Warm only this artifact type (repeatable).")
+@click.option(
+    "--skip", multiple=True, metavar="ARTIFACT", help="Do not warm this artifact type (repeatable)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON list of jobs.")
 @user_errors
-def warm(path: str, name: str | None, branch: str | None) -> None:
+def warm(
+    path: str,
+    name: str | None,
+    branch: str | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Connect a local repository and run all its connect jobs in this process."""
     ctx = open_ledger()
-    console = Console(stderr=True)
-    # The progress bar and the summary table tell the story; per-job log lines would repeat it.
+    ctx = Context(choose_artifacts(ctx.settings, only, skip), ctx.db)
+    # The progress lines and the summary tell the story; per-job log lines would repeat it.
     logging.getLogger("worker_cache_warmer").setLevel(logging.CRITICAL)
     result = connect(ctx.db, ctx.settings, path, name=name, branch=branch)
     planned = result.planned
     if planned is None:  # already connected: warm it again at the current head
         planned = full_warming(ctx.db, ctx.settings, result.repo.name, actor="warm")
     reclaim_abandoned(ctx, result.repo.id)
-    job_ids = [job.job_id for job in planned.jobs]
-    console.print(
-        f"warming [bold]{result.repo.name}[/bold] ({result.repo.branch} @ {planned.commit[:12]}): "
-        f"{len(job_ids)} artifact jobs, ledger {ctx.settings.database_url.split('://')[0]}"
+    jobs = sorted(planned.jobs, key=lambda job: (job.priority, job.job_id))
+    with ctx.db.session() as session:
+        artifacts = {job.job_id: session.get(Job, job.job_id).artifact_type for job in jobs}  # type: ignore[union-attr]
+    click.echo(
+        f"warming {result.repo.name} ({result.repo.branch} @ {planned.commit[:12]}): "
+        f"{len(jobs)} artifact jobs, ledger {ctx.settings.database_url.split('://')[0]}",
+        err=True,
     )
     worker_id = f"{WARM_PREFIX}{socket.gethostname()}:{os.getpid()}"
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
-    ) as progress:  # fmt: skip
-        bar = progress.add_task("warming", total=len(job_ids))
+    calls: dict[int, dict[str, int] | None] = {}
+    with WarmProgress(len(jobs)) as progress:
+        for job in jobs:
+            progress.start(artifacts[job.job_id])
 
-        def on_report(report: RunReport) -> None:
-            if report.outcome.value in ("completed", "failed"):
-                progress.advance(bar)
-            progress.update(bar, description=f"job {report.job_id}: {report.outcome.value}")
+            def on_report(report: RunReport) -> None:
+                if report.outcome.value == "completed":
+                    calls[report.job_id] = report.calls
+                    progress.finish("generated", describe_calls(report.calls).partition(": ")[2])
+                elif report.outcome.value == "failed":
+                    progress.finish("failed", (report.error or "").splitlines()[0] if report.error else "")
+                elif report.outcome.value == "retrying":
+                    progress.update("retry", 0, 0)
 
-        run_jobs(ctx.db, ctx.settings, job_ids, worker_id, on_report)
-        progress.update(bar, description="done")
-    sys.exit(_summary(ctx, result.repo, job_ids))
+            run_jobs(ctx.db, ctx.settings, [job.job_id], worker_id, on_report, progress=progress.update)
+    sys.exit(_summary(ctx, result.repo, [job.job_id for job in jobs], calls, as_json))
 
 
-def _summary(ctx: Context, repo: Repository, job_ids: list[int]) -> int:
-    """Print one row per artifact; exit 1 if a generator that exists failed."""
+def _summary(
+    ctx: Context, repo: Repository, job_ids: list[int], calls: dict[int, dict[str, int] | None], as_json: bool
+) -> int:
+    """Print one row per artifact (or JSON); exit 1 if a generator that exists failed."""
     now = ctx.db.now()
-    table = Table(
-        "job", "artifact", "status", "attempts", "running", "result", title=f"{repo.name}: warming summary"
-    )
-    failed_real = False
+    rows: list[dict[str, Any]] = []
     with ctx.db.session() as session:
         for job_id in job_ids:
             detail = queries.job_detail(session, job_id, now)
             assert detail is not None
-            error = (detail["error"] or "").splitlines()[0] if detail["error"] else ""
+            error = detail["error"] or ""
             unregistered = error.startswith("no generator registered")
-            if detail["status"] == JobStatus.FAILED.value and not unregistered:
-                failed_real = True
-            style = {"completed": "green", "failed": "yellow" if unregistered else "red"}.get(
-                detail["status"], ""
-            )
-            table.add_row(
-                str(job_id), detail["artifact_type"], f"[{style}]{detail['status']}[/{style}]",
-                str(detail["attempts"]), f"{detail['phases_seconds']['running']:.2f}s",
-                "not available in this version" if unregistered else (error[:70] or "cached"),
-            )  # fmt: skip
-    Console().print(table)
-    return 1 if failed_real else 0
+            if detail["status"] == JobStatus.COMPLETED.value:
+                result = describe_calls(calls.get(job_id))
+            elif unregistered:
+                result = "not available in this version"
+            else:
+                result = error.splitlines()[0] if error else detail["status"]
+            rows.append({
+                "job": job_id, "artifact_type": detail["artifact_type"], "status": detail["status"],
+                "attempts": detail["attempts"],
+                "running_seconds": round(detail["phases_seconds"]["running"], 3),
+                "result": result, "calls": calls.get(job_id), "error": detail["error"],
+                "unavailable": unregistered,
+            })  # fmt: skip
+    if as_json:
+        print_json(rows)
+    else:
+        table(
+            ("job", "artifact", "status", "attempts", "running", "result"),
+            [(r["job"], r["artifact_type"], r["status"], r["attempts"], f"{r['running_seconds']:.2f}s",
+              r["result"]) for r in rows],
+            title=f"{repo.name}: warming summary",
+        )  # fmt: skip
+    failed = any(r["status"] == JobStatus.FAILED.value and not r["unavailable"] for r in rows)
+    return 1 if failed else 0

@@ -6,6 +6,7 @@ may be dirty; a mirror that lacks a commit is fetched before giving up.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import os
@@ -15,7 +16,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 from dulwich.repo import Repo
@@ -23,6 +23,7 @@ from dulwich.repo import Repo
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 _SHA = re.compile(r"^[0-9a-f]{4,64}$")
+MAX_GIT_MESSAGE = 4000
 
 
 class GitError(RuntimeError):
@@ -44,9 +45,18 @@ def _git(*args: str, cwd: Path | None = None, timeout: float = 900) -> str:
     except subprocess.TimeoutExpired as exc:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
     if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {detail[-1] if detail else f'exit {done.returncode}'}")
+        raise GitError(f"git {args[0]} failed:{_message(done.stderr or done.stdout, done.returncode)}")
     return done.stdout
+
+
+def _message(output: str, returncode: int) -> str:
+    """All of git's message (its reason and its advice, e.g. for dubious ownership), not just the
+    last line, which alone can read "and the repository exists."."""
+    lines = [line.rstrip() for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        return f" exit {returncode}"
+    text = f" {lines[0]}" if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+    return text if len(text) <= MAX_GIT_MESSAGE else text[:MAX_GIT_MESSAGE] + " …"
 
 
 def validate_branch(name: str) -> str:
@@ -117,7 +127,8 @@ def fetch(path: Path) -> None:
 
 def default_branch(path: Path) -> str:
     """The branch HEAD names in the mirror (the source's default branch)."""
-    head = Repo(str(path)).refs.get_symrefs().get(b"HEAD")
+    with Repo(str(path)) as repo:
+        head = repo.refs.get_symrefs().get(b"HEAD")
     if not head or not head.startswith(b"refs/heads/"):
         raise GitError(f"{path}: cannot tell the default branch; pass --branch")
     return head[len(b"refs/heads/") :].decode()
@@ -125,10 +136,12 @@ def default_branch(path: Path) -> str:
 
 def resolve_branch(path: Path, branch: str) -> str:
     """The commit sha the branch points at in the mirror."""
-    repo = Repo(str(path))
-    sha = repo.refs.as_dict().get(f"refs/heads/{branch}".encode())
-    if sha is None:
+    with Repo(str(path)) as repo:
+        sha = repo.refs.as_dict().get(f"refs/heads/{branch}".encode())
         known = sorted(ref.decode() for ref in repo.refs.keys(base=b"refs/heads/"))
+    if sha is None and not known:
+        raise GitError(f"no commits yet: nothing to warm until {branch!r} has a commit")
+    if sha is None:
         raise GitError(
             f"branch {branch!r} not found" + (f" (branches: {', '.join(known[:10])})" if known else "")
         )
@@ -141,7 +154,7 @@ def resolve_commit(path: Path, rev: str) -> str:
         raise GitError(f"{rev!r} is not a commit sha")
     if len(rev) == 40 and _has_commit(path, rev):  # the hot path: no subprocess
         return rev
-    _open.cache_clear()  # the mirror is about to change under the cached handles
+    _handles.pop((str(path), os.getpid()), None)  # the mirror is about to change under the cached handle
     for attempt in range(2):
         try:
             return _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=path, timeout=30).strip()
@@ -170,12 +183,25 @@ def _has_commit(path: Path, sha: str) -> bool:
     return sha.encode() in open_repository(path).object_store
 
 
-@lru_cache(maxsize=16)
-def _open(path: str, pid: int) -> Repo:
-    return Repo(path)
+_handles: dict[tuple[str, int], Repo] = {}  # (mirror, pid): a forked child opens its own
+MAX_HANDLES = 16
 
 
 def open_repository(path: Path) -> Repo:
     """A process-wide handle per mirror: opening a repository (refs, pack indexes) is not free.
     dulwich rescans the pack directory when an object is missing, so fetched packs are seen."""
-    return _open(str(path), os.getpid())
+    key = (str(path), os.getpid())
+    if key not in _handles:
+        if len(_handles) >= MAX_HANDLES:  # dropped, not closed: a snapshot may still read from it
+            _handles.pop(next(iter(_handles)))
+        _handles[key] = Repo(key[0])
+    return _handles[key]
+
+
+@atexit.register
+def close_repositories() -> None:
+    """Close this process's handles while Python can still run their cleanup: packs left to the
+    garbage collector at interpreter shutdown print "Exception ignored in Pack.__del__" tracebacks."""
+    pid = os.getpid()
+    for key in [key for key in _handles if key[1] == pid]:
+        _handles.pop(key).close()

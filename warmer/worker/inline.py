@@ -23,10 +23,12 @@ def run_jobs(
     job_ids: Iterable[int],
     worker_id: str,
     on_report: Callable[[RunReport], None] = lambda report: None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> None:
-    """Run the given jobs, highest priority first, until each is completed or failed."""
+    """Run the given jobs, highest priority first, until each is completed or failed; `progress`
+    hears each generator's (unit, done, total)."""
     pending = set(job_ids)
-    runner = JobRunner(db, settings, worker_id)
+    runner = JobRunner(db, settings, worker_id, progress)
     while pending:
         now = db.now()
         with db.session() as session:

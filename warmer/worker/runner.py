@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class RunReport:
     job_id: int
     outcome: Outcome
     error: str | None = None
+    calls: dict[str, int] | None = None  # on completion: the generator's counts (extracted, reused …)
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,15 @@ class _Source:
 
 
 class JobRunner:
-    def __init__(self, db: Database, settings: Settings, worker_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
         self.db = db
+        self.progress = progress  # handed to each GenerationContext (see GenerationContext.report)
         self.settings = settings
         self.worker_id = worker_id
         self.connection = JobConnection(db.engine)
@@ -148,6 +157,7 @@ class JobRunner:
                 extracts=DbExtractCache(self.db, generator.artifact_type, generator.version),
                 checkpoint=checkpoint,
                 ledger=self.db,
+                progress=self.progress,
             )
             result = generator.generate(ctx)
         finally:
@@ -172,7 +182,7 @@ class JobRunner:
             self.connection.forget_lock()
         log.info("completed job job_id=%s artifact_type=%s", claim.job_id, claim.artifact_type)
         self._catch_up(claim, snapshot)
-        return RunReport(claim.job_id, Outcome.COMPLETED)
+        return RunReport(claim.job_id, Outcome.COMPLETED, calls=dict(result.calls))
 
     def _catch_up(self, claim: transitions.Claim, snapshot: Snapshot) -> None:
         """Pushes may have moved the head while the job ran: carry its refs forward where nothing

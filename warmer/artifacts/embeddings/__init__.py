@@ -144,12 +144,14 @@ class EmbeddingIndex:
         # Longest first across the whole run (as `encode` sorts within one call): batches of similar
         # length waste nothing on padding, whatever group they fall in.
         missing.sort(key=lambda h: -len(texts[h]))
-        for group in _batches(missing, EMBED_GROUP):
+        for done_count, group in enumerate(_batches(missing, EMBED_GROUP)):
             ctx.checkpoint()
+            ctx.report("chunks", done_count * EMBED_GROUP, len(missing))
             vectors = embedder.embed([texts[h] for h in group])
             if vectors.shape != (len(group), dim):
                 raise PermanentError(f"{model_id} returned shape {vectors.shape} for {len(group)} texts")
             store_vectors(ctx.ledger, model_id, group, vectors)
+        ctx.report("chunks", len(missing), len(missing))
         # The model is an input like the tree: another model's index is another entry, never this one.
         source = hashlib.sha256(f"{ctx.snapshot.tree_id}:{model_id}".encode()).hexdigest()
         return ArtifactResult(

@@ -129,10 +129,19 @@ def edit_distance(a: str, b: str, cutoff: int) -> int | None:
     return row[-1] if row[-1] <= cutoff else None
 
 
+def _label(text: str, folded: str, name: str) -> str:
+    if name == text:
+        return "exact"
+    if name.casefold() == folded:
+        return "exact-ignoring-case"
+    return "prefix" if name.casefold().startswith(folded) else "subsequence"
+
+
 def fuzzy(index: dict[str, Any], text: str, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
     """The best `limit` symbols for a half-remembered name, each with `score` and `match`.
 
-    `match` is "subsequence" or "typo" (within max(1, len(text) // 3) edits).
+    `match` is "exact" (the name itself), "exact-ignoring-case", "prefix" (the name starts with the
+    query, ignoring case), "subsequence", or "typo" (within max(1, len(text) // 3) edits).
     A typo scores what the query would score against itself, less
     `_EDIT_PENALTY` per edit: one slip in a whole name beats a scattered
     subsequence, while a clean subsequence still beats any typo.
@@ -148,7 +157,7 @@ def fuzzy(index: dict[str, Any], text: str, limit: int = DEFAULT_LIMIT) -> list[
     ranked: list[tuple[float, int, str, dict[str, Any]]] = []
     for name in sorted(by_name):
         score = subsequence_score(text, name)
-        match = "subsequence"
+        match = _label(text, folded, name)
         if score is None:
             distance = edit_distance(folded, name.casefold(), cutoff)
             if distance is None:
