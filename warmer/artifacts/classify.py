@@ -59,8 +59,11 @@ _CI_FILES = frozenset(
 _CI_DIRS = (".github/workflows/", ".circleci/", ".buildkite/")
 
 _TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing"})
+# Python: unittest's and Django's discovery pattern `test*.py` (`tests.py`, `test_x.py`, `testParser.py`,
+# `test2.py`), but not where "test" starts a longer lower-case word: `testing.py`, `testclient.py` and
+# `test.py` are the public testing helpers of flask, click, starlette and werkzeug, i.e. library code.
 _TEST_NAMES = re.compile(
-    r"(^test_.*\.py$|_test\.(py|go|rb|exs?)$|\.(test|spec)\.[cm]?[jt]sx?$|_spec\.rb$"
+    r"(^test(s|_.*|s_.*|[A-Z0-9].*)\.py$|_test\.(py|go|rb|exs?)$|\.(test|spec)\.[cm]?[jt]sx?$|_spec\.rb$"
     r"|Tests?\.(java|kt|cs)$|Test\.scala$)"
 )
 
