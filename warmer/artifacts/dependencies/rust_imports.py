@@ -5,10 +5,11 @@ The rules are the Rust reference's. A crate starts at its root file (`src/lib.rs
 `src/bin/*.rs`, `tests/*.rs`, `examples/*.rs`, `benches/*.rs`, `build.rs`, or the paths Cargo.toml
 names). `mod x;` in a root or `mod.rs` file is `x.rs` or `x/mod.rs` beside it; in `a.rs` it is
 `a/x.rs` or `a/x/mod.rs`; `#[path = "p"]` overrides that, relative to the declaring file's
-directory. A `use` path starts at `crate`, `self`, `super`, a module in scope (2018 "uniform
-paths"; 2015 paths start at the crate root), another crate of the workspace or a path dependency
-(by its library name), or an external crate. It resolves to the file of the deepest module it
-names (an item lives in its module's file). Paths inside macro invocations are not read.
+directory (inside inline modules, to their directory: `a/inline/p` in `a.rs`). A `use` path
+starts at `crate`, `self`, `super`, a module in scope (2018 "uniform paths"; 2015 paths start at
+the crate root), another crate of the workspace or a path dependency (by its library name), or an
+external crate. It resolves to the file of the deepest module it names (an item lives in its
+module's file). Paths inside macro invocations are not read.
 """
 
 from __future__ import annotations
@@ -230,8 +231,10 @@ class RustIndex:
                 if decl["inline"]:
                     self.file_of.setdefault((crate, child), path)
                     continue
-                if decl["path"]:
-                    candidates = [_join(_dir(path), *scope, decl["path"])]
+                if decl["path"]:  # the reference: beside the file, or under its inline modules' directory
+                    candidates = [
+                        _join(own_dir, *scope, decl["path"]) if scope else _join(_dir(path), decl["path"])
+                    ]
                 else:
                     base = _join(own_dir, *scope)
                     candidates = [_join(base, decl["name"] + ".rs"), _join(base, decl["name"], "mod.rs")]
