@@ -17,8 +17,10 @@ from typing import Any
 from warmer.artifacts.dependencies.tsconfig import TsConfigs, resolve_alias
 
 _SPECIFIER = re.compile(
-    r"""(?:\bimport\s+(?:type\s+)?(?:[\w*${}\s,]+?\s+from\s+)?|\bexport\s+(?:type\s+)?[\w*${}\s,]*?\s*from\s+"""
-    r"""|\brequire\s*\(\s*|\bimport\s*\(\s*)(['"])([^'"\n]+)\1(?!\s*\+)"""
+    # `\s*` around braces and quotes: minified bundles write `import{a as b}from"./x.js"`
+    r"""(?:(?<![\w$.'"])import\s*(?:type\s+)?(?:[\w*${}\s,]+?\s*\bfrom\s*)?"""
+    r"""|(?<![\w$.'"])export\s*(?:type\s+)?[\w*${}\s,]*?\s*\bfrom\s*"""
+    r"""|(?<![\w$.])require\s*\(\s*|(?<![\w$.])import\s*\(\s*)(['"])([^'"\n]+)\1(?!\s*\+)"""
 )
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _LINE_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)

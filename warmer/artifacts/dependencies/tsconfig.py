@@ -5,7 +5,9 @@ extract keeps only what module resolution needs: `extends`, `baseUrl` and `paths
 follows TypeScript's rules (its handbook's "Module Resolution" and `tsc --showConfig`):
 
 - the config that governs a file is the nearest `tsconfig.json` (else `jsconfig.json`) in its
-  directory or above, as editors and `tsc -p` pick it;
+  directory or above, as editors and `tsc -p` pick it; when that one is a "solution" of project
+  `references` (Vite's tsconfig.app.json + tsconfig.node.json), the referenced project whose
+  `include`/`files` cover the file;
 - `extends` (a path or, since TypeScript 5.0, a list) is read first and overridden key by key;
   an inherited `baseUrl` or `paths` stays relative to the config that declared it;
 - `paths` targets are relative to `baseUrl` when one is set, else to the declaring config's directory;
@@ -49,6 +51,12 @@ def extract_tsconfig(text: str) -> dict[str, Any]:
     extends = data.get("extends") or []
     options = data.get("compilerOptions") or {}
     result: dict[str, Any] = {"extends": [extends] if isinstance(extends, str) else list(extends)}
+    references = [r.get("path") for r in data.get("references") or [] if isinstance(r, dict)]
+    if references:
+        result["references"] = [r for r in references if isinstance(r, str)]
+    for key in ("include", "files"):
+        if isinstance(data.get(key), list):
+            result[key] = [p for p in data[key] if isinstance(p, str)]
     if isinstance(options, dict):
         if isinstance(options.get("baseUrl"), str):
             result["baseUrl"] = options["baseUrl"]
@@ -100,10 +108,22 @@ class TsConfigs:
         directory = _dir(file)
         while True:
             if directory in self.by_dir:
-                return self.by_dir[directory]
+                return self._project_of(self.by_dir[directory], file)
             if not directory:
                 return None
             directory = _dir(directory)
+
+    def _project_of(self, config: str, file: str) -> str:
+        """A "solution" config (`references` to tsconfig.app.json, tsconfig.node.json, as Vite writes
+        them) governs nothing itself: the referenced project whose `include`/`files` cover the file
+        does, as TypeScript's language server decides."""
+        data = self.configs.get(config, {})
+        for reference in data.get("references", []):
+            target = _join(_dir(config), reference)
+            candidate = target if target in self.configs else _join(target, "tsconfig.json")
+            if candidate in self.configs and _covers(candidate, self.configs[candidate], file):
+                return candidate
+        return config
 
     def _extended(self, config: str, name: str) -> str | None:
         if not name.startswith((".", "/")):
@@ -173,3 +193,22 @@ def resolve_alias(
     if resolution.base_url is not None:
         return find_module(_join(resolution.base_url, specifier))
     return None
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """A tsconfig `include` glob as a regex: `**/` any directories, `*` and `?` within one segment;
+    a pattern whose last segment has no wildcard and no extension names a directory (all below it)."""
+    last = pattern.rstrip("/").split("/")[-1]
+    if "*" not in last and "?" not in last and "." not in last:
+        pattern = pattern.rstrip("/") + "/**/*"
+    text = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+    return re.compile(f"^{text}$")
+
+
+def _covers(config: str, data: dict[str, Any], file: str) -> bool:
+    base = _dir(config)
+    if file in {_join(base, f) for f in data.get("files", [])}:
+        return True
+    include = data.get("include", [] if "files" in data else ["**/*"])
+    patterns = [_join(base, p) for p in include]
+    return any(p in ("", ".") or _pattern(p).match(file) for p in patterns)
