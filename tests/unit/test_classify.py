@@ -21,6 +21,9 @@ from warmer.artifacts import classify
         ("go.sum", "go_sum"),
         ("crates/core/Cargo.toml", "cargo_toml"),
         ("settings.gradle.kts", "gradle_settings"),
+        ("web/tsconfig.json", "tsconfig"),
+        ("ui/tsconfig.app.json", "tsconfig"),
+        ("jsconfig.json", "tsconfig"),
         ("README.md", None),
         ("requirements.md", None),
         ("src/requirements.py", None),
@@ -47,6 +50,17 @@ def test_lockfiles_are_manifests_too() -> None:
         ("spec/models/user_spec.rb", True),
         ("src/pkg/core.py", False),
         ("src/contest.py", False),
+        # unittest's and Django's default discovery pattern, test*.py
+        ("polls/tests.py", True),  # Django's startapp layout
+        ("tests.py", True),
+        ("pkg/tests_models.py", True),
+        ("Lib/testParser.py", True),
+        ("bench/test2.py", True),
+        # ... but not library modules whose name only starts with the word
+        ("src/flask/testing.py", False),
+        ("starlette/testclient.py", False),
+        ("src/werkzeug/test.py", False),
+        ("pkg/testutils_impl.py", False),
     ],
 )
 def test_test_files(path: str, test: bool) -> None:

@@ -86,8 +86,17 @@ def test_real_src_layout_and_requirements_file(tmp_path: Path) -> None:
     assert manifest["options"] == ["-e .[socks]"]
     external = {e["module"]: e for e in payload["external_imports"] if e["language"] == "python"}
     assert external["pytest"]["package"] == "pytest"
-    assert external["urllib3"]["package"] is None  # declared in setup.py, which is not read
     assert "requests" not in external
+    # setup.py is read with `ast`, never run: `install_requires=requires` names a literal list
+    setup = deps_of(payload, "requests/setup.py")
+    assert {name: d["spec"] for (name, group), d in setup.items() if group == "runtime"} == {
+        "charset_normalizer": "<4,>=2",
+        "idna": "<4,>=2.5",
+        "urllib3": "<3,>=1.21.1",
+        "certifi": ">=2017.4.17",
+    }
+    assert external["urllib3"]["package"] == "urllib3"
+    assert external["charset_normalizer"]["package"] == "charset_normalizer"
 
 
 PYPROJECT = """
@@ -355,7 +364,13 @@ def test_odd_files_and_syntax_errors_are_reported(tmp_path: Path) -> None:
     assert reasons == {"pkg/latin.py": "non_utf8", "pkg/blob.py": "binary", "pkg/huge.py": "too_large"}
     errors = {e["path"]: e["error"] for e in payload["errors"]}
     assert errors["pkg/bad.py"].startswith("SyntaxError") and "line 1" in errors["pkg/bad.py"]
-    assert "unresolved relative import" in errors["top.py"]
+    bad = next(e for e in payload["errors"] if e["path"] == "pkg/bad.py")
+    assert bad["line"] == 1 and bad["kind"] == "python"
+    assert {"path": "top.py", "language": "python", "import": "from .. import nothing"} in payload[
+        "unresolved_imports"
+    ]
+    python = next(row for row in payload["languages"] if row["language"] == "python")
+    assert python["parse_errors"] == 1 and python["unresolved"] == 1
     assert ("pkg/__init__.py", "pkg/good.py") in edges(payload)
     larger = generate(repo, params={"max_file_bytes": 100_000})  # the cap grew: parsed this time
     assert "pkg/huge.py" not in {s["path"] for s in larger["skipped"]}

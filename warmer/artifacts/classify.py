@@ -50,6 +50,9 @@ _LOCKFILE_FORMATS = frozenset(
      "cargo_lock", "gemfile_lock", "composer_lock", "requirements_lock"}
 )  # fmt: skip
 _REQUIREMENTS_NAME = re.compile(r"^requirements[\w.-]*\.(txt|in)$", re.IGNORECASE)
+# TypeScript/JavaScript project configs: `paths`/`baseUrl` decide where imports go, so an edit to one
+# changes the import graph like a manifest does (tsconfig.json, tsconfig.app.json, jsconfig.json).
+_TSCONFIG_NAME = re.compile(r"^[tj]sconfig(\.[\w-]+)*\.json$")
 
 _CI_FILES = frozenset(
     {".gitlab-ci.yml", ".travis.yml", "Jenkinsfile", "azure-pipelines.yml", "tox.ini", "noxfile.py",
@@ -59,8 +62,11 @@ _CI_FILES = frozenset(
 _CI_DIRS = (".github/workflows/", ".circleci/", ".buildkite/")
 
 _TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing"})
+# Python: unittest's and Django's discovery pattern `test*.py` (`tests.py`, `test_x.py`, `testParser.py`,
+# `test2.py`), but not where "test" starts a longer lower-case word: `testing.py`, `testclient.py` and
+# `test.py` are the public testing helpers of flask, click, starlette and werkzeug, i.e. library code.
 _TEST_NAMES = re.compile(
-    r"(^test_.*\.py$|_test\.(py|go|rb|exs?)$|\.(test|spec)\.[cm]?[jt]sx?$|_spec\.rb$"
+    r"(^test(s|_.*|s_.*|[A-Z0-9].*)\.py$|_test\.(py|go|rb|exs?)$|\.(test|spec)\.[cm]?[jt]sx?$|_spec\.rb$"
     r"|Tests?\.(java|kt|cs)$|Test\.scala$)"
 )
 
@@ -106,6 +112,8 @@ def manifest_kind(path: str) -> str | None:
     in_requirements_dir = pure.parent.name.lower() == "requirements"
     if _REQUIREMENTS_NAME.match(name) or (in_requirements_dir and lower.endswith((".txt", ".in"))):
         return "requirements"
+    if _TSCONFIG_NAME.match(name):
+        return "tsconfig"
     return None
 
 

@@ -18,7 +18,12 @@ from typing import Any
 
 from warmer.artifacts.base import ArtifactResult, Entry, GenerationContext, whole_repository_header
 from warmer.artifacts.classify import manifest_kind
-from warmer.artifacts.dependencies.js_imports import extract_js_imports, resolve_js
+from warmer.artifacts.dependencies import graph
+from warmer.artifacts.dependencies.c_includes import extract_includes
+from warmer.artifacts.dependencies.go_imports import extract_go_imports
+from warmer.artifacts.dependencies.gradle import substitute_gradle
+from warmer.artifacts.dependencies.js_imports import extract_js_imports
+from warmer.artifacts.dependencies.jvm_imports import extract_java_imports, extract_kotlin_imports
 from warmer.artifacts.dependencies.manifests import (
     has_parser,
     normalize_python_name,
@@ -32,6 +37,9 @@ from warmer.artifacts.dependencies.python_imports import (
     extract_python_imports,
     resolve_python,
 )
+from warmer.artifacts.dependencies.rust_imports import extract_rust_imports
+from warmer.artifacts.dependencies.tsconfig import extract_tsconfig
+from warmer.artifacts.dependencies.versions import pick_locked
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.relevance import ReadBlob, Refresh
@@ -39,21 +47,42 @@ from warmer.git.diff import PathChange
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 _BINARY_SNIFF = 8192
+# Source language → the extract kind that reads its imports.
+_SOURCE_KIND = {
+    "javascript": "js",
+    "typescript": "js",
+    "go": "go",
+    "java": "java",
+    "kotlin": "kotlin",
+    "rust": "rust",
+    "c": "c",
+    "cpp": "c",
+}
+_EXTRACTORS = {
+    "python": extract_python_imports,
+    "js": extract_js_imports,
+    "go": extract_go_imports,
+    "java": extract_java_imports,
+    "kotlin": extract_kotlin_imports,
+    "rust": extract_rust_imports,
+    "c": extract_includes,
+    "tsconfig": extract_tsconfig,
+}
 
 
 def kind_of(path: str) -> str | None:
-    """The extract a path needs: a manifest format, `python`, `js`, or nothing.
+    """The extract a path needs: a manifest format, `tsconfig`, a source language's imports, or nothing.
 
-    A manifest format without a parser yet is still read, so the entry says it was left out."""
+    A manifest format without a parser is still read, so the entry says it was left out."""
     kind = manifest_kind(path)
-    if kind and has_parser(kind):
+    if kind:
         return kind
     language = language_of(path)
     if language == "python" and PurePosixPath(path).suffix in (".py", ".pyi"):
         return "python"
-    if language in ("javascript", "typescript"):
-        return "js"
-    return kind
+    if language == "kotlin" and path.endswith(".kts"):
+        return None  # build and other scripts: nothing imports them
+    return _SOURCE_KIND.get(language or "")
 
 
 def extract(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
@@ -67,10 +96,8 @@ def extract(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return {"skipped": "non_utf8", "size": size}
-    if kind == "python":
-        result = extract_python_imports(text)
-    elif kind == "js":
-        result = extract_js_imports(text)
+    if kind in _EXTRACTORS:
+        result = _EXTRACTORS[kind](text)
     elif not has_parser(kind):
         return {"skipped": f"{kind} files are not parsed yet", "size": size}
     else:
@@ -83,21 +110,32 @@ def _dir(path: str) -> str:
     return "" if parent == "." else parent
 
 
-def _find_lock(directory: PurePosixPath, ecosystem: str, locks: dict[tuple[str, str], dict[str, Any]]) -> Any:
-    """The lockfile of this ecosystem in the manifest's directory or the nearest one above (workspaces)."""
+def _find_lock(
+    directory: PurePosixPath, ecosystem: str, locks: dict[tuple[str, str], dict[str, Any]]
+) -> tuple[str, dict[str, Any]] | None:
+    """(its directory, the lockfile) of this ecosystem in the manifest's directory or the nearest one
+    above (a workspace's root lock)."""
     for candidate in [directory, *directory.parents]:
         key = (str(candidate), ecosystem)
         if key in locks:
-            return locks[key]
+            return ("" if str(candidate) == "." else str(candidate)), locks[key]
     return None
 
 
-def _locked_version(lock: dict[str, Any], name: str, spec: str | None) -> str | None:
-    by_spec = lock["by_spec"].get(f"{name}@{spec}")
-    if by_spec:
-        return str(by_spec)
-    versions = lock["by_name"].get(name, [])
-    return versions[0] if len(versions) == 1 else None
+def _locked_version(
+    lock: dict[str, Any], importer: str, ecosystem: str, name: str, spec: str | None
+) -> str | None:
+    """The locked version of a declared dependency: the lock's own answer for this manifest (pnpm's
+    importers) or requirement (yarn), else the one locked version, else the highest locked version
+    the requirement accepts (two majors of one crate in Cargo.lock)."""
+    own = lock.get("by_importer", {}).get(importer, {})
+    answer = own.get(f"{name}@{spec}") or own.get(name) or lock["by_spec"].get(f"{name}@{spec}")
+    if answer:
+        return str(answer)
+    versions = lock["by_name"].get(name) or lock["by_name"].get(normalize_python_name(name), [])
+    if len(versions) == 1:
+        return versions[0]
+    return pick_locked(ecosystem, spec, versions)
 
 
 class DependencyGraph:
@@ -133,34 +171,50 @@ class DependencyGraph:
         skipped: list[dict[str, str]],
         all_paths: set[str],
     ) -> dict[str, Any]:
-        errors: list[dict[str, str]] = []
+        errors: list[dict[str, Any]] = []
         manifests: list[dict[str, Any]] = []
         dependencies: list[dict[str, Any]] = []
         locks: dict[tuple[str, str], dict[str, Any]] = {}
-        sources: list[tuple[str, str, dict[str, Any]]] = []  # path, kind, extract
+        inputs = graph.Inputs(sources=[], all_paths=all_paths)
         parsed: list[tuple[str, str, dict[str, Any]]] = []
-        mains: dict[str, str] = {}  # directory → package.json `main`, for `require('./dir')`
+        properties: dict[str, dict[str, str]] = {}  # directory → gradle.properties
         for path, blob, kind in sorted(wanted):
             result = stored[blob][kind]
             if result.get("skipped"):
                 skipped.append({"path": path, "reason": result["skipped"]})
-            elif result.get("error") and kind not in ("python", "js"):
-                errors.append({"path": path, "kind": kind, "error": result["error"]})
-            elif kind in ("python", "js"):
-                sources.append((path, kind, result))
+                continue
+            if result.get("error"):
+                error = {"path": path, "kind": kind, "error": result["error"]}
+                errors.append({**error, "line": result["line"]} if result.get("line") else error)
+            if kind in graph.SOURCE_KINDS:
+                inputs.sources.append((path, kind, result))
+            elif kind == "tsconfig":
+                inputs.tsconfigs[path] = result
+            elif result.get("error"):
+                continue
             elif "locked" in result:
                 locks[(str(PurePosixPath(path).parent), result["ecosystem"])] = result["locked"]
+            elif "properties" in result:
+                properties[_dir(path)] = result["properties"]
             else:
                 parsed.append((path, kind, result))
 
         for path, kind, result in parsed:
-            lock = _find_lock(PurePosixPath(path).parent, result["ecosystem"], locks)
+            found_lock = _find_lock(PurePosixPath(path).parent, result["ecosystem"], locks)
+            variables = _gradle_variables(path, parsed, properties) if kind == "gradle" else {}
             for item in result["dependencies"]:
                 item = {**item, "manifest": path}
                 if kind == "requirements":
                     item["group"] = requirements_group(path)
-                if item["resolved"] is None and lock is not None:
-                    item["resolved"] = _locked_version(lock, item["name"], item["spec"])
+                if variables and item["spec"]:
+                    item["spec"] = substitute_gradle(item["spec"], variables)
+                    item["resolved"] = item["resolved"] or _exact(item["spec"])
+                if item["resolved"] is None and found_lock is not None:
+                    lock_dir, lock = found_lock
+                    importer = _dir(path)[len(lock_dir) :].strip("/") if lock_dir else _dir(path)
+                    item["resolved"] = _locked_version(
+                        lock, importer, item["ecosystem"], item["name"], item["spec"]
+                    )
                 dependencies.append(item)
             for message in result.get("line_errors", []):
                 errors.append({"path": path, "kind": kind, "error": message})
@@ -170,71 +224,54 @@ class DependencyGraph:
                 "dependencies": len(result["dependencies"]),
             }
             if result.get("main"):
-                mains[_dir(path)] = result["main"]
+                inputs.mains[_dir(path)] = result["main"]
+            if kind == "package_json" and result.get("name"):
+                inputs.packages[result["name"]] = _dir(path)
+            if kind == "go_mod":
+                inputs.go_mods[path] = result
+            if kind == "cargo_toml":
+                inputs.cargo[path] = result
             if result.get("options"):
                 entry["options"] = result["options"]
             manifests.append(entry)
 
-        graph = self._imports(sources, dependencies, errors, all_paths, mains)
+        inputs.declared_python = {
+            normalize_python_name(d["name"]): d["name"] for d in dependencies if d["ecosystem"] == "pypi"
+        }
+        inputs.declared_npm = {d["name"] for d in dependencies if d["ecosystem"] == "npm"}
+        imports = graph.build(inputs)
         dependencies.sort(key=lambda d: (d["ecosystem"], d["manifest"], d["group"], d["name"].lower()))
         return {
             **whole_repository_header(self, ctx),
             "manifests": manifests,
             "dependencies": dependencies,
-            **graph,
+            **imports,
             "errors": sorted(errors, key=lambda e: (e["path"], e["kind"], e["error"])),
             "skipped": sorted(skipped, key=lambda s: (s["path"], s["reason"])),
         }
 
-    def _imports(
-        self,
-        sources: list[tuple[str, str, dict[str, Any]]],
-        dependencies: list[dict[str, Any]],
-        errors: list[dict[str, str]],
-        all_paths: set[str],
-        mains: dict[str, str],
-    ) -> dict[str, Any]:
-        """Internal edges, external imports (with the declared package) and stdlib imports."""
-        index = ModuleIndex([path for path, kind, _ in sources if kind == "python"])
-        declared_py = {
-            normalize_python_name(d["name"]): d["name"] for d in dependencies if d["ecosystem"] == "pypi"
-        }
-        declared_npm = {d["name"] for d in dependencies if d["ecosystem"] == "npm"}
-        edges: set[tuple[str, str]] = set()
-        external: dict[tuple[str, str], set[str]] = defaultdict(set)
-        stdlib: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for path, kind, result in sources:
-            if result.get("error"):
-                errors.append({"path": path, "kind": kind, "error": result["error"]})
-            if kind == "python":
-                internal, ext, std, unresolved = resolve_python(path, result["imports"], index)
-            else:
-                internal, ext, std, unresolved = resolve_js(path, result["imports"], all_paths, mains)
-            language = "python" if kind == "python" else "javascript"
-            edges.update((path, target) for target in internal)
-            for module in ext:
-                external[(language, module)].add(path)
-            for module in std:
-                stdlib[(language, module)].add(path)
-            for spec in unresolved:
-                errors.append({"path": path, "kind": kind, "error": f"unresolved relative import {spec}"})
 
-        def package(language: str, module: str) -> str | None:
-            if language == "python":
-                return distribution_for(module, declared_py)
-            return module if module in declared_npm else None
-
-        return {
-            "internal_edges": [{"from": a, "to": b} for a, b in sorted(edges)],
-            "external_imports": [
-                {"language": lang, "module": mod, "files": len(paths), "package": package(lang, mod)}
-                for (lang, mod), paths in sorted(external.items())
-            ],
-            "stdlib_imports": [
-                {"language": lang, "module": mod, "files": len(paths)}
-                for (lang, mod), paths in sorted(stdlib.items())
-            ],
-        }
+def _exact(spec: str) -> str | None:
+    """A Gradle/Maven version written out in full (no range, no variable left) is also the resolution."""
+    return (
+        spec if spec and not any(c in spec for c in "[]()$,+*") and not spec.startswith("latest.") else None
+    )
 
 
-__all__ = ["DependencyGraph"]
+def _gradle_variables(
+    path: str, parsed: list[tuple[str, str, dict[str, Any]]], properties: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """Variables a Gradle build script sees: its own `ext`, then its directory's and each parent
+    directory's `ext` and gradle.properties (a subproject sees the root project's)."""
+    scripts = {_dir(p): r.get("variables", {}) for p, k, r in parsed if k == "gradle"}
+    seen: dict[str, str] = {}
+    directory: str | None = _dir(path)
+    while directory is not None:
+        for source in (scripts.get(directory, {}), properties.get(directory, {})):
+            for key, value in source.items():
+                seen.setdefault(key, value)
+        directory = _dir(directory) if directory else None
+    return seen
+
+
+__all__ = ["DependencyGraph", "extract", "kind_of"]

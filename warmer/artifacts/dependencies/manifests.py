@@ -14,7 +14,10 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
+import yaml
 from packaging.requirements import InvalidRequirement, Requirement
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: lockfiles are big
 
 
 class ManifestError(Exception):
@@ -140,7 +143,13 @@ def parse_package_json(text: str) -> dict[str, Any]:
             raise ManifestError(f"{key} is not an object")
         deps.extend(dep("npm", name, str(spec), group) for name, spec in sorted(table.items()))
     main = data.get("main")
-    return {"ecosystem": "npm", "dependencies": deps, "main": main if isinstance(main, str) else None}
+    name = data.get("name")
+    return {
+        "ecosystem": "npm",
+        "dependencies": deps,
+        "main": main if isinstance(main, str) else None,
+        "name": name if isinstance(name, str) else None,
+    }
 
 
 def parse_package_lock(text: str) -> dict[str, Any]:
@@ -199,21 +208,80 @@ def parse_yarn_lock(text: str) -> dict[str, Any]:
     return {"ecosystem": "npm", "locked": {"by_name": by_name, "by_spec": by_spec}}
 
 
+def _pnpm_version(value: Any) -> str | None:
+    """`18.2.0`, `18.2.0(react@18.2.0)` (v9 peer suffix) or `{version: ...}` → `18.2.0`."""
+    if isinstance(value, dict):
+        value = value.get("version")
+    if not isinstance(value, str | int | float):
+        return None
+    text = str(value).split("(")[0].split("_")[0]
+    return None if text.startswith(("link:", "file:", "workspace:")) else text
+
+
+def parse_pnpm_lock(text: str) -> dict[str, Any]:
+    """pnpm-lock.yaml v5 to v9: each importer's (workspace package's) dependencies with their specifier
+    and locked version, and every locked version of each package name."""
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise ManifestError(str(exc).splitlines()[0]) from exc
+    if not isinstance(data, dict):
+        raise ManifestError("pnpm-lock.yaml is not a mapping")
+    importers = data.get("importers") if isinstance(data.get("importers"), dict) else {".": data}
+    by_importer: dict[str, dict[str, str]] = {}
+    by_name: dict[str, list[str]] = {}
+    for directory, importer in importers.items():
+        if not isinstance(importer, dict):
+            continue
+        locked: dict[str, str] = {}
+        specifiers = importer.get("specifiers") or {}  # v5 keeps them beside the versions
+        for key in ("dependencies", "devDependencies", "optionalDependencies"):
+            for name, value in (importer.get(key) or {}).items():
+                version = _pnpm_version(value)
+                if version:
+                    spec = value.get("specifier") if isinstance(value, dict) else specifiers.get(name)
+                    locked[f"{name}@{spec}"] = version
+                    locked[name] = version
+        by_importer["" if directory == "." else str(directory)] = locked
+    for key in (data.get("packages") or {}) | (data.get("snapshots") or {}):
+        match = re.match(r"^/?((?:@[^/@]+/)?[^/@]+)[@/]([^(_/]+)", str(key))
+        if match:
+            versions = by_name.setdefault(match.group(1), [])
+            if match.group(2) not in versions:
+                versions.append(match.group(2))
+    return {"ecosystem": "npm", "locked": {"by_name": by_name, "by_spec": {}, "by_importer": by_importer}}
+
+
 def parsers() -> dict[str, Callable[[str], dict[str, Any]]]:
     """Parser for each manifest kind (the native-ecosystem ones live in `manifests_native`)."""
+    from warmer.artifacts.dependencies import gradle, manifests_python, manifests_ruby_php
     from warmer.artifacts.dependencies import manifests_native as native
 
     return {
         "pyproject": parse_pyproject,
         "requirements": parse_requirements,
+        "setup_py": manifests_python.parse_setup_py,
+        "setup_cfg": manifests_python.parse_setup_cfg,
+        "pipfile": manifests_python.parse_pipfile,
+        "pipfile_lock": manifests_python.parse_pipfile_lock,
+        "poetry_lock": manifests_python.parse_poetry_lock,
+        "uv_lock": manifests_python.parse_uv_lock,
         "package_json": parse_package_json,
         "package_lock": parse_package_lock,
         "yarn_lock": parse_yarn_lock,
+        "pnpm_lock": parse_pnpm_lock,
         "go_mod": native.parse_go_mod,
+        "go_sum": native.parse_go_sum,
         "cargo_toml": native.parse_cargo_toml,
         "cargo_lock": native.parse_cargo_lock,
         "pom": native.parse_pom,
-        "gradle": native.parse_gradle,
+        "gradle": gradle.parse_gradle,
+        "gradle_settings": gradle.parse_gradle_settings,
+        "gradle_properties": gradle.parse_gradle_properties,
+        "gemfile": manifests_ruby_php.parse_gemfile,
+        "gemfile_lock": manifests_ruby_php.parse_gemfile_lock,
+        "composer_json": manifests_ruby_php.parse_composer_json,
+        "composer_lock": manifests_ruby_php.parse_composer_lock,
     }
 
 

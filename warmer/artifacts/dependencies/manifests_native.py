@@ -1,8 +1,7 @@
-"""Go, Cargo and Maven/Gradle manifests: go.mod, Cargo.toml + Cargo.lock, pom.xml, build.gradle(.kts).
+"""Go, Cargo and Maven manifests: go.mod, Cargo.toml + Cargo.lock, pom.xml (Gradle: `gradle.py`).
 
 go.mod has no parser in the standard library; its grammar is line based and
-small, so it is read line by line. Gradle build scripts are programs: only the
-string-notation and map-notation dependency declarations are recognised.
+small, so it is read line by line.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ def parse_go_mod(text: str) -> dict[str, Any]:
     """`require` (single and block, `// indirect`) and `replace`; go.mod versions are the selected ones."""
     deps: list[dict[str, Any]] = []
     replaces: dict[str, str] = {}
+    module: str | None = None
     block: str | None = None
     for number, raw in enumerate(text.splitlines(), 1):
         fields, indirect = _go_fields(raw)
@@ -51,10 +51,27 @@ def parse_go_mod(text: str) -> dict[str, Any]:
                 raise ManifestError(f"line {number}: replace without `=>`: {raw.strip()!r}")
             arrow = args.index("=>")
             replaces[args[0]] = " ".join(args[arrow + 1 :])
+        elif directive == "module" and args:
+            module = args[0].strip('"')
     for item in deps:
         if item["name"] in replaces:
             item["replace"] = replaces[item["name"]]
-    return {"ecosystem": "go", "dependencies": deps, "replaces": replaces}
+    return {"ecosystem": "go", "dependencies": deps, "replaces": replaces, "module": module}
+
+
+def parse_go_sum(text: str) -> dict[str, Any]:
+    """go.sum: `module version[/go.mod] hash` lines; every version of each module whose content is summed."""
+    by_name: dict[str, list[str]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3:
+            raise ManifestError(f"line {number}: expected `module version hash`, got {line.strip()!r}")
+        module, version = fields[0], fields[1]
+        if not version.endswith("/go.mod") and version not in by_name.setdefault(module, []):
+            by_name[module].append(version)
+    return {"ecosystem": "go", "locked": {"by_name": by_name, "by_spec": {}}}
 
 
 # --- Cargo --------------------------------------------------------------------------------------
@@ -91,7 +108,61 @@ def parse_cargo_toml(text: str) -> dict[str, Any]:
         for key, group in _CARGO_GROUPS.items():
             deps.extend(_cargo_table(tables.get(key, {}), group))
     deps.extend(_cargo_table(data.get("workspace", {}).get("dependencies", {}), "workspace"))
-    return {"ecosystem": "cargo", "dependencies": deps}
+    return {"ecosystem": "cargo", "dependencies": deps, "crate": _crate_layout(data)}
+
+
+def _code_name(key: str) -> str:
+    """How Rust code names a dependency: its key in Cargo.toml with `-` as `_`."""
+    return key.replace("-", "_")
+
+
+def _crate_layout(data: dict[str, Any]) -> dict[str, Any]:
+    """What the Rust import graph needs from a manifest: names, edition, target roots, local crates."""
+    package = data.get("package") if isinstance(data.get("package"), dict) else {}
+    workspace = data.get("workspace") if isinstance(data.get("workspace"), dict) else {}
+    lib = data.get("lib") if isinstance(data.get("lib"), dict) else {}
+    tables: list[dict[str, Any]] = [data.get(k) or {} for k in _CARGO_GROUPS]
+    for target in (data.get("target") or {}).values():
+        tables.extend(target.get(k) or {} for k in _CARGO_GROUPS if isinstance(target, dict))
+    names: set[str] = set()
+    paths: dict[str, str] = {}
+    inherited: list[str] = []
+    for table in tables:
+        for key, value in table.items() if isinstance(table, dict) else []:
+            names.add(_code_name(key))
+            if isinstance(value, dict) and isinstance(value.get("path"), str):
+                paths[_code_name(key)] = value["path"]
+            elif isinstance(value, dict) and value.get("workspace") is True:
+                inherited.append(key)
+    workspace_paths = {
+        key: value["path"]
+        for key, value in (workspace.get("dependencies") or {}).items()
+        if isinstance(value, dict) and isinstance(value.get("path"), str)
+    }
+    targets = [
+        t["path"]
+        for kind in ("bin", "test", "example", "bench")
+        for t in data.get(kind) or []
+        if isinstance(t, dict) and isinstance(t.get("path"), str)
+    ]
+    if isinstance(package.get("build"), str):
+        targets.append(package["build"])
+    edition = package.get("edition", "2015")
+    workspace_package = workspace.get("package") if isinstance(workspace.get("package"), dict) else {}
+    return {
+        "name": package.get("name") if isinstance(package.get("name"), str) else None,
+        "edition": edition if isinstance(edition, str) else "workspace",  # `edition.workspace = true`
+        "lib_name": lib.get("name") if isinstance(lib.get("name"), str) else None,
+        "lib_path": lib.get("path") if isinstance(lib.get("path"), str) else None,
+        "target_paths": sorted(targets),
+        "dependency_names": sorted(names),
+        "path_dependencies": dict(sorted(paths.items())),
+        "workspace_dependencies": sorted(inherited),
+        "workspace_members": [m for m in workspace.get("members") or [] if isinstance(m, str)],
+        "workspace_exclude": [m for m in workspace.get("exclude") or [] if isinstance(m, str)],
+        "workspace_paths": {_code_name(k): v for k, v in sorted(workspace_paths.items())},
+        "workspace_edition": workspace_package.get("edition"),
+    }
 
 
 def parse_cargo_lock(text: str) -> dict[str, Any]:
@@ -173,54 +244,3 @@ def parse_pom(text: str) -> dict[str, Any]:
                     group = "optional"
                 deps.append(dep("maven", f"{group_id}:{artifact}", version, group))
     return {"ecosystem": "maven", "dependencies": deps}
-
-
-# --- Gradle -------------------------------------------------------------------------------------
-
-_CONFIGURATION = (
-    r"(?P<conf>(?:[a-z]\w*?)?(?:[Ii]mplementation|[Aa]pi|[Cc]ompileOnly|[Rr]untimeOnly|[Cc]ompile|[Rr]untime"
-    r"|[Aa]nnotationProcessor)|kapt|ksp|classpath)"
-)
-_STRING_NOTATION = re.compile(
-    rf"^\s*{_CONFIGURATION}\s*\(?\s*(?:(?:enforcedPlatform|platform)\s*\(\s*)?"
-    r"(?P<q>['\"])(?P<coord>[^'\"\s:]+:[^'\"\s:]+(?::[^'\"\s]*)?)(?P=q)",
-    re.MULTILINE,
-)
-_MAP_NOTATION = re.compile(
-    rf"^\s*{_CONFIGURATION}\s*\(?\s*group\s*[:=]\s*['\"](?P<group>[^'\"]+)['\"]\s*,\s*"
-    r"name\s*[:=]\s*['\"](?P<name>[^'\"]+)['\"]"
-    r"(?:\s*,\s*version\s*[:=]\s*['\"](?P<version>[^'\"]+)['\"])?",
-    re.MULTILINE,
-)
-
-
-def _gradle_group(configuration: str) -> str:
-    lower = configuration.lower()
-    if lower.startswith("test") or lower.startswith("androidtest"):
-        return "test"
-    if lower in ("classpath", "kapt", "ksp") or lower.endswith("annotationprocessor"):
-        return "build"
-    if lower.endswith("compileonly"):
-        return "provided"
-    return "runtime"
-
-
-def parse_gradle(text: str) -> dict[str, Any]:
-    """`conf "g:a:v"`, `conf("g:a:v")`, `conf(platform("g:a:v"))` and `conf group: 'g', name: 'a', ...`.
-
-    Versions interpolated from Gradle variables (`$ver`, version catalogs) are kept as written.
-    """
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
-    text = re.sub(r"^\s*//.*$", "", text, flags=re.MULTILINE)
-    found: list[tuple[int, dict[str, Any]]] = []
-    for match in _STRING_NOTATION.finditer(text):
-        parts = match.group("coord").split(":")
-        version = parts[2] if len(parts) > 2 and parts[2] else None
-        item = dep("maven", f"{parts[0]}:{parts[1]}", version, _gradle_group(match.group("conf")))
-        found.append((match.start(), item))
-    for match in _MAP_NOTATION.finditer(text):
-        name = f"{match.group('group')}:{match.group('name')}"
-        found.append(
-            (match.start(), dep("maven", name, match.group("version"), _gradle_group(match["conf"])))
-        )
-    return {"ecosystem": "maven", "dependencies": [item for _, item in sorted(found, key=lambda f: f[0])]}

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 import ast
 import sys
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
-from warmer.artifacts.dependencies.manifests import normalize_python_name
-
-# Import names whose distribution is named differently; looked up before normalised-name matching.
-WELL_KNOWN_DISTRIBUTIONS = {
-    "yaml": "PyYAML",
-    "PIL": "Pillow",
-    "sklearn": "scikit-learn",
-    "bs4": "beautifulsoup4",
-    "dateutil": "python-dateutil",
-    "google.protobuf": "protobuf",
-    "cv2": "opencv-python",
-}
 NAMESPACE_TOPS = {"google"}  # report `google.protobuf`, not `google`: the distribution is per subpackage
 STDLIB = frozenset(sys.stdlib_module_names)
 
@@ -48,20 +37,22 @@ def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
 def extract_python_imports(text: str) -> dict[str, Any]:
     """Every import statement in the file, including those inside functions and `try` blocks."""
     try:
-        tree = ast.parse(text)
+        with warnings.catch_warnings():  # real code's `"\d"` escapes warn at parse time: not our output
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
     except SyntaxError as exc:
-        return {"imports": [], "error": f"SyntaxError: {exc.msg} (line {exc.lineno})"}
-    imports: list[dict[str, Any]] = []
+        return {"imports": [], "error": f"SyntaxError: {exc.msg} (line {exc.lineno})", "line": exc.lineno}
+    found: dict[tuple[str, int, tuple[str, ...]], None] = {}
     for node in _statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                imports.append({"module": alias.name, "level": 0, "names": [], "line": node.lineno})
+                found[(alias.name, 0, ())] = None
         elif isinstance(node, ast.ImportFrom):
-            names = [a.name for a in node.names if a.name != "*"]
-            imports.append(
-                {"module": node.module or "", "level": node.level, "names": names, "line": node.lineno}
-            )
-    imports.sort(key=lambda i: (i["line"], i["module"], i["level"]))
+            names = tuple(sorted({a.name for a in node.names if a.name != "*"}))
+            found[(node.module or "", node.level, names)] = None
+    # No line numbers and no order: moving an import, or code around it, changes no edge, so the
+    # extract (and the planner's "did the import structure change") stays the same.
+    imports = [{"module": m, "level": level, "names": list(names)} for m, level, names in sorted(found)]
     return {"imports": imports}
 
 
@@ -130,14 +121,6 @@ def external_key(module: str) -> str:
     return parts[0]
 
 
-def distribution_for(module: str, declared: dict[str, str]) -> str | None:
-    """The declared distribution (normalised name → declared name) an import name belongs to."""
-    well_known = WELL_KNOWN_DISTRIBUTIONS.get(module)
-    if well_known and normalize_python_name(well_known) in declared:
-        return declared[normalize_python_name(well_known)]
-    return declared.get(normalize_python_name(module))
-
-
 def resolve_python(
     path: str, imports: list[dict[str, Any]], index: ModuleIndex
 ) -> tuple[set[str], set[str], set[str], list[str]]:
@@ -153,7 +136,7 @@ def resolve_python(
         if level:
             package = own_module.split(".") if is_package else own_module.split(".")[:-1]
             if level - 1 >= len(package):  # Python: "attempted relative import beyond top-level package"
-                unresolved.append(f"{'.' * level}{module} (line {item['line']})")
+                unresolved.append(f"from {'.' * level}{module} import {', '.join(names) or '*'}")
                 continue
             base = package[: len(package) - (level - 1)]
             absolute = ".".join(base + ([module] if module else []))
@@ -166,7 +149,7 @@ def resolve_python(
             if hits:
                 internal.update(hits)
             else:
-                unresolved.append(f"{'.' * level}{module} (line {item['line']})")
+                unresolved.append(f"from {'.' * level}{module} import {', '.join(names) or '*'}")
             continue
         top = module.split(".")[0]
         if top in index.top_levels and index.longest(module, root):
