@@ -11,7 +11,6 @@ packages, standard-library imports, and everything that could not be read.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -31,12 +30,7 @@ from warmer.artifacts.dependencies.manifests import (
     requirements_group,
 )
 from warmer.artifacts.dependencies.planning import dependency_refresh
-from warmer.artifacts.dependencies.python_imports import (
-    ModuleIndex,
-    distribution_for,
-    extract_python_imports,
-    resolve_python,
-)
+from warmer.artifacts.dependencies.python_imports import extract_python_imports
 from warmer.artifacts.dependencies.rust_imports import extract_rust_imports
 from warmer.artifacts.dependencies.tsconfig import extract_tsconfig
 from warmer.artifacts.dependencies.versions import pick_locked
