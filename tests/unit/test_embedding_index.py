@@ -1,4 +1,4 @@
-"""embedding_index on real code (click's source) with the real all-MiniLM-L6-v2 model.
+"""embedding_index on real code (click's source) with the real all-MiniLM-L6-v2 model (ONNX int8, the default).
 
 The model is loaded once for the module and wrapped in a memo: a text the real model embedded once is
 not run through it again by a later test. The wrapper records what the generator asks for, which is
@@ -30,6 +30,7 @@ from warmer.artifacts.embeddings import EmbeddingIndex, known_hashes
 from warmer.artifacts.embeddings import chunks as chunking
 from warmer.artifacts.embeddings.models import (
     EXTRA_MESSAGE,
+    Embedder,
     EmbeddingRequestRejected,
     EmbeddingServiceError,
     EmbeddingsUnavailable,
@@ -37,6 +38,7 @@ from warmer.artifacts.embeddings.models import (
     OpenAICompatibleEmbedder,
     embedder_from_env,
 )
+from warmer.artifacts.embeddings.onnx_model import ONNX_MESSAGE
 from warmer.artifacts.embeddings.search import clear_cache, search_index
 from warmer.ledger.db import Database
 
@@ -47,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class RecordingEmbedder:
     """The real model behind a memo, recording every text the generator asked to embed."""
 
-    def __init__(self, model: LocalSentenceTransformer, memo: dict[str, np.ndarray]) -> None:
+    def __init__(self, model: Embedder, memo: dict[str, np.ndarray]) -> None:
         self.model, self.memo = model, memo
         self.model_id, self.dim = model.model_id, model.dim
         self.requested: list[str] = []
@@ -61,8 +63,8 @@ class RecordingEmbedder:
 
 
 @pytest.fixture(scope="module")
-def real_model() -> LocalSentenceTransformer:
-    return LocalSentenceTransformer()
+def real_model() -> Embedder:
+    return embedder_from_env({})  # what a worker runs: the packaged model on ONNX Runtime, int8
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def memo() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture
-def embedder(real_model: LocalSentenceTransformer, memo: dict[str, np.ndarray]) -> RecordingEmbedder:
+def embedder(real_model: Embedder, memo: dict[str, np.ndarray]) -> RecordingEmbedder:
     return RecordingEmbedder(real_model, memo)
 
 
@@ -114,7 +116,7 @@ def test_query_finds_the_function_it_describes(
     model_and_tree = hashlib.sha256(f"{ctx.snapshot.tree_id}:{payload['model']}".encode()).hexdigest()
     assert entry.path == "" and entry.source_hash == model_and_tree
     assert payload["artifact_type"] == "embedding_index" and payload["tree"] == ctx.snapshot.tree_id
-    assert payload["model"] == "local/all-MiniLM-L6-v2/384" and payload["dim"] == 384
+    assert payload["model"] == "local/all-MiniLM-L6-v2/384/onnx-int8" and payload["dim"] == 384
     assert set(payload["files"]) == {f"click/{name}" for name in CLICK_FILES}
     assert sum(f["chunks"] for f in payload["files"].values()) == len(payload["chunks"])
     unique = {c["hash"] for c in payload["chunks"]}
@@ -247,6 +249,9 @@ def test_missing_extra_is_a_clear_permanent_error(
     assert str(caught.value) == EXTRA_MESSAGE
     assert isinstance(caught.value, PermanentError)
     with pytest.raises(EmbeddingsUnavailable, match="pip install 'warmer\\[embeddings\\]'"):
+        embedder_from_env({"WARMER_EMBEDDINGS_RUNTIME": "torch"})
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(EmbeddingsUnavailable, match="WARMER_EMBEDDINGS_RUNTIME=torch"):
         embedder_from_env({})
     import warmer.artifacts.embeddings as package
 
@@ -258,14 +263,14 @@ def test_missing_extra_is_a_clear_permanent_error(
 def test_the_package_imports_without_the_extra() -> None:
     code = (
         "import sys\n"
-        "for name in ('torch', 'sentence_transformers', 'numpy'): sys.modules[name] = None\n"
+        "for name in ('torch', 'sentence_transformers', 'numpy', 'onnxruntime'): sys.modules[name] = None\n"
         "from warmer.artifacts.embeddings import EmbeddingIndex\n"
         "from warmer.artifacts.embeddings.search import search_index\n"
         "from warmer.artifacts.embeddings.models import embedder_from_env\n"
         "try:\n    embedder_from_env({})\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == f"EmbeddingsUnavailable {EXTRA_MESSAGE}"
+    assert out.stdout.strip() == f"EmbeddingsUnavailable {ONNX_MESSAGE}"
 
 
 # --- chunking -------------------------------------------------------------------------------------

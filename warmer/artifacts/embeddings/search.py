@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from warmer.artifacts.embeddings.models import Embedder, embedder_from_env, require_numpy
+from warmer.artifacts.embeddings.models import Embedder, embedder_for_model, require_numpy
 from warmer.ledger.models import EmbeddingVector
 
 if TYPE_CHECKING:
@@ -84,12 +84,13 @@ def _index(db: Database, payload: dict[str, Any]) -> LoadedIndex:
 
 
 def _embedder_for(model_id: str) -> Embedder:
-    """The environment's embedder, kept per model id so repeated queries don't rebuild it."""
+    """The embedder of the index's model (runtime and precision included), kept per model id so
+    repeated queries neither rebuild it nor reload the model."""
     if model_id not in _embedders:
-        embedder = embedder_from_env()
-        _embedders[embedder.model_id] = embedder
+        embedder = embedder_for_model(model_id)
         if embedder.model_id != model_id:
             return embedder  # the caller reports the mismatch
+        _embedders[model_id] = embedder
     return _embedders[model_id]
 
 
