@@ -18,7 +18,7 @@ from warmer.artifacts.file_summary import FileSummary
 from warmer.artifacts.file_summary.docs import is_licence
 from warmer.artifacts.file_summary.facts import extract_facts
 from warmer.artifacts.repo_map import RepoMap
-from warmer.artifacts.symbols import SymbolIndex
+from warmer.artifacts.symbols import SymbolIndex, symbols_of
 
 Row = Callable[[str, dict[str, Any]], None]
 DJANGO = "5.2.8"
@@ -123,9 +123,9 @@ def SECRET_VALUES_ABSENT(payload: Any) -> bool:  # noqa: N802 - reads as the ass
 
 def test_secret_values_never_reach_an_artifact(django_repo: Path) -> None:
     scope = sorted(DJANGO_SECRETS)
-    symbols = SymbolIndex().generate(generation_context(django_repo)).entries[0].payload
+    symbols = symbols_of(SymbolIndex().generate(generation_context(django_repo)))
     summaries = FileSummary().generate(generation_context(django_repo, scope=scope)).entries
-    keys = [s for s in symbols["symbols"] if s["name"] == "SECRET_KEY" and s["file"] in DJANGO_SECRETS]
+    keys = [s for s in symbols if s["name"] == "SECRET_KEY" and s["file"] in DJANGO_SECRETS]
     assert len(keys) == 2 and all(s["signature"] == "SECRET_KEY = ***" for s in keys)
     assert SECRET_VALUES_ABSENT(symbols)
     assert SECRET_VALUES_ABSENT([e.payload for e in summaries])

@@ -6,29 +6,41 @@ from __future__ import annotations
 import ast
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
+from sqlalchemy import select
 
 from tests.support.extracts import CountingCache, generation_context
+from tests.support.factories import add_repo
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts import registry
-from warmer.artifacts.symbols import SymbolIndex, search
+from warmer.artifacts.symbols import SymbolIndex, search, symbols_of
 from warmer.artifacts.symbols.extract import extract_symbols, symbol_language
+from warmer.artifacts.symbols.table import initials
 from warmer.cache.extracts import DbExtractCache
+from warmer.cache.store import write_result
 from warmer.ledger.db import Database
+from warmer.ledger.models import Repository
 
 
 def run(
     repo: Path, cache: Any = None, params: dict[str, Any] | None = None, rev: str = "HEAD"
 ) -> tuple[dict[str, Any], dict[str, int]]:
+    """The manifest with every file's symbols joined back in (`symbols`), and the extract counts."""
     ctx = generation_context(repo, rev=rev, cache=cache, params=params)
     result = SymbolIndex().generate(ctx)
-    assert len(result.entries) == 1 and result.entries[0].path == ""
-    assert result.entries[0].source_hash == ctx.snapshot.tree_id
-    return result.entries[0].payload, result.calls
+    *files, manifest = result.entries
+    assert manifest.path == "" and manifest.source_hash == ctx.snapshot.tree_id
+    assert "symbols" not in manifest.payload  # searched through the table, served per file
+    assert sorted(e.path for e in files) == sorted(manifest.payload["files"])
+    for entry in files:  # per file, keyed by the file's blob: shared wherever the content is
+        assert entry.source_hash == git(repo, "rev-parse", f"{rev}:{entry.path}").strip()
+        assert entry.payload["symbols"] == [s for s in symbols_of(result) if s["file"] == entry.path]
+    return {**manifest.payload, "symbols": symbols_of(result)}, result.calls
 
 
 def generate(repo: Path, cache: Any = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -433,43 +445,79 @@ def test_registered_as_an_entry_point() -> None:
     assert isinstance(registry.get("symbol_index"), SymbolIndex)
 
 
-# --- look-ups --------------------------------------------------------------------------------------
+# --- look-ups (through the symbols table's indexes, on both ledgers) -----------------------------
 
 
-def test_exact_lookup(click_index: dict[str, Any]) -> None:
+@pytest.fixture
+def served(ledger: Database, click_corpus: Path) -> Iterator[Any]:
+    """click's symbol index stored as a job stores it, for one branch; yields a search function."""
+    repo = add_repo(ledger, name="click")
+    ctx = generation_context(click_corpus)
+    generator = SymbolIndex()
+    result = generator.generate(ctx)
+    with ledger.engine.begin() as conn:
+        write_result(conn, repo_id=repo.id, branch="main", commit=ctx.commit, artifact_type="symbol_index",
+                     version=generator.version, result=result, job_id=None, complete=True,
+                     indexer=generator.index_entries)  # fmt: skip
+
+    def lookup(mode: str, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        with ledger.session() as session:
+            return getattr(search, mode)(session, repo.id, "main", text, limit)  # type: ignore[no-any-return]
+
+    yield lookup
+
+
+def test_exact_lookup(served: Any) -> None:
     command = next(n for n in _core_ast().body if isinstance(n, ast.ClassDef) and n.name == "Command")
-    (found,) = search.exact(click_index, "Command")
+    (found,) = served("exact", "Command")
     assert (found["file"], found["start_line"], found["kind"]) == ("click/core.py", command.lineno, "class")
-    qualified = search.exact(click_index, "Command.invoke")
+    assert found["match"] == "exact"
+    qualified = served("exact", "Command.invoke")
     assert [(s["parent"], s["name"]) for s in qualified] == [("Command", "invoke")]
-    assert search.exact(click_index, "command") != [] and search.exact(click_index, "Nope") == []
-    many = search.exact(click_index, "__init__")
+    assert served("exact", "command") != [] and served("exact", "Nope") == []
+    many = served("exact", "__init__", 1000)
     assert len(many) > 5 and many == sorted(many, key=lambda s: (s["file"], s["start_line"]))
 
 
-def test_prefix_lookup(click_index: dict[str, Any]) -> None:
-    found = search.prefix(click_index, "Comm", limit=5)
+def test_prefix_lookup(served: Any) -> None:
+    found = served("prefix", "Comm", 5)
     assert found[0]["name"] == "Command" and len(found) == 5
     assert all(s["name"].casefold().startswith("comm") for s in found)
-    names = [s["name"] for s in search.prefix(click_index, "Comm", limit=100)]
+    names = [s["name"] for s in served("prefix", "Comm", 100)]
     assert "CommandCollection" in names
     assert names.index("Command") < names.index("CommandCollection") < names.index("command")
-    assert search.prefix(click_index, "zzz_not_there", limit=5) == []
+    assert served("prefix", "zzz_not_there", 5) == []
+    assert served("prefix", "100%_", 5) == []  # LIKE wildcards are text, not patterns
 
 
-def test_fuzzy_lookup(click_index: dict[str, Any]) -> None:
-    found = search.fuzzy(click_index, "cmnd", limit=10)
+def test_fuzzy_lookup(served: Any) -> None:
+    found = served("fuzzy", "cmnd", 10)
     assert found[0]["name"].casefold() == "command" and found[0]["match"] == "subsequence"
     scores = [s["score"] for s in found]
     assert scores == sorted(scores, reverse=True)
-    typo = search.fuzzy(click_index, "Cmomand", limit=3)  # swapped letters: one slip, not a subsequence
+    typo = served("fuzzy", "Cmomand", 3)  # swapped letters: one slip, not a subsequence
     assert typo[0]["name"] in ("Command", "command") and typo[0]["match"] == "typo"
-    assert search.fuzzy(click_index, "get_prms", limit=1)[0]["name"] == "get_params"
-    assert search.fuzzy(click_index, "cmnd", limit=10) == found  # same answer every time
-    assert search.fuzzy(click_index, "", limit=10) == []
-    labels = {s["name"]: s["match"] for s in search.fuzzy(click_index, "Command", limit=100)}
+    assert served("fuzzy", "get_prms", 1)[0]["name"] == "get_params"
+    assert served("fuzzy", "Command", 1)[0]["match"] == "exact"
+    acronym = served("fuzzy", "mc", 5)  # the initials of MultiCommand
+    assert "MultiCommand" in [s["name"] for s in acronym] or "make_context" in [s["name"] for s in acronym]
+    assert served("fuzzy", "cmnd", 10) == found  # same answer every time
+    assert served("fuzzy", "", 10) == []
+    labels = {s["name"]: s["match"] for s in served("fuzzy", "Command", 100)}
     assert labels["Command"] == "exact" and labels["command"] == "exact-ignoring-case"
     assert labels["CommandCollection"] == "prefix" and found[0]["match"] == "subsequence"
+
+
+def test_a_branch_sees_only_the_symbols_it_serves(served: Any, ledger: Database) -> None:
+    with ledger.session() as session:
+        other = session.execute(select(Repository.id).where(Repository.name == "click")).scalar_one()
+        assert search.exact(session, other, "feature", "Command", 5) == []  # no refs on that branch
+
+
+def test_initials() -> None:
+    assert [initials(n) for n in ("QuerySet", "get_queryset", "HTTPResponse", "parse_v2", "_x")] == [
+        "qs", "gq", "hr", "pv2", "x"
+    ]  # fmt: skip
 
 
 def test_fuzzy_scoring_prefers_word_starts_and_short_names() -> None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from warmer.artifacts.symbols import search as symbol_search
 from warmer.cache.lookup import InvalidLookup, LookupResult, lookup
 from warmer.ledger.db import Database
+from warmer.ledger.repositories import find
 from warmer.settings import Settings
 
 MAX_SYMBOL_QUERY = 200
@@ -34,7 +35,10 @@ class Matches:
             "hit": found.hit,
             "repo": found.repo,
             "artifact_type": found.artifact_type,
+            "branch": found.branch,
             "commit": found.commit,
+            "head": found.head,
+            "stale": found.stale,
             "warming_job": found.warming_job,
             "matches": self.matches,
         }
@@ -81,14 +85,13 @@ def symbols(
     if mode not in ("exact", "prefix", "fuzzy"):
         raise InvalidLookup(f"match must be exact, prefix or fuzzy (got {mode!r})")
     found = lookup(db, repo, "symbol_index", task_type=task_type, settings=settings)
-    if not found.hit or found.payload is None:
+    if not found.hit:
         return Matches(found)
-    if mode == "exact":
-        matches = symbol_search.exact(found.payload, query)[:limit]
-    elif mode == "prefix":
-        matches = symbol_search.prefix(found.payload, query, limit)
-    else:
-        matches = symbol_search.fuzzy(found.payload, query, limit)
+    searches = {"exact": symbol_search.exact, "prefix": symbol_search.prefix, "fuzzy": symbol_search.fuzzy}
+    search = searches[mode]
+    with db.session() as session:
+        repo_id = find(session, repo).id
+        matches = search(session, repo_id, found.branch or "", query, limit)
     return Matches(found, matches)
 
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from warmer.artifacts.base import ArtifactResult
+from warmer.artifacts.base import ArtifactResult, Entry
 from warmer.ledger.db import utcnow
 from warmer.ledger.models import CacheEntry, CacheRef
 
 _CHUNK = 500
+Indexer = Callable[[Connection, Sequence[tuple[str, Entry]]], None]
 # Above this many entries, read every ref of the artifact at once rather than by path lists.
 _ALL_REFS_ABOVE = 200
 
@@ -48,11 +49,13 @@ def write_result(
     result: ArtifactResult,
     job_id: int | None,
     complete: bool = False,
+    indexer: Indexer | None = None,
 ) -> list[str]:
     """Store the entries and point the branch's refs at them; returns the entry keys.
 
     `complete`: the result is the whole artifact (a job without a scope), so any other ref of it
-    (a file gone since, a summary no longer asked for) is removed, as a fresh build would have it."""
+    (a file gone since, a summary no longer asked for) is removed, as a fresh build would have it.
+    `indexer`: the generator's secondary index (symbol rows), fed the entries stored for the first time."""
     builder = postgresql.insert if session.dialect.name == "postgresql" else sqlite.insert
     ours = (CacheRef.repo_id == repo_id, CacheRef.branch == branch, CacheRef.artifact_type == artifact_type)
     keyed = {e.path: (entry_key(artifact_type, version, e.source_hash, e.path), e) for e in result.entries}
@@ -75,7 +78,12 @@ def write_result(
              "source_hash": keyed[p][1].source_hash, "payload": keyed[p][1].payload}
             for p in chunk
         ]  # fmt: skip
-        session.execute(builder(CacheEntry.__table__).values(rows).on_conflict_do_nothing())
+        inserted = builder(CacheEntry.__table__).values(rows).on_conflict_do_nothing()
+        if indexer is None:
+            session.execute(inserted)
+        else:  # only entries new to the store: identical content elsewhere is indexed already
+            new = set(session.execute(inserted.returning(CacheEntry.key)).scalars())
+            indexer(session, [(keyed[p][0], keyed[p][1]) for p in chunk if keyed[p][0] in new])
         refs = builder(CacheRef.__table__).values(
             [{"repo_id": repo_id, "branch": branch, "artifact_type": artifact_type, "path": p,
               "commit": commit, "entry_key": keyed[p][0], "job_id": job_id} for p in chunk]

@@ -272,7 +272,45 @@ class CacheRef(Base):
     job_id: Mapped[int | None] = mapped_column(BigId)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=utcnow())
 
-    __table_args__ = (UniqueConstraint("repo_id", "branch", "artifact_type", "path", name="ux_cache_refs"),)
+    __table_args__ = (
+        UniqueConstraint("repo_id", "branch", "artifact_type", "path", name="ux_cache_refs"),
+        # Secondary indexes (symbols) are keyed by entry: this finds which branches serve one.
+        Index("ix_cache_refs_entry", "entry_key", "repo_id", "branch"),
+    )
+
+
+class SymbolRow(Base):
+    """One symbol of one per-file symbol_index entry: the index agents search by name.
+
+    Rows belong to the entry (content-addressed), written once when the entry is first stored;
+    which branch serves them comes from `cache_refs`. `folded` is the name lower-cased (prefix and
+    fuzzy look-ups: btree and, on Postgres, a pg_trgm GIN index; on SQLite an FTS5 trigram table);
+    `initials` the letters at word starts (`qs` for QuerySet), for acronym queries."""
+
+    __tablename__ = "symbols"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_key: Mapped[str] = mapped_column(ForeignKey("cache_entries.key", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(300))
+    folded: Mapped[str] = mapped_column(String(300))
+    initials: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(50))
+    start_line: Mapped[int] = mapped_column(Integer)
+    symbol: Mapped[dict[str, Any]] = mapped_column(Json)  # every field, as served
+
+    __table_args__ = (
+        Index("ix_symbols_entry", "entry_key"),
+        Index("ix_symbols_name", "name"),
+        Index("ix_symbols_folded", "folded", postgresql_ops={"folded": "text_pattern_ops"}),
+        Index("ix_symbols_initials", "initials", postgresql_ops={"initials": "text_pattern_ops"}),
+        Index(
+            "ix_symbols_folded_trgm",
+            "folded",
+            postgresql_using="gin",
+            postgresql_ops={"folded": "gin_trgm_ops"},
+        ),
+    )
 
 
 class BlobExtract(Base):

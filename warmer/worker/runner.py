@@ -176,6 +176,7 @@ class JobRunner:
                 result=result,
                 job_id=claim.job_id,
                 complete=claim.scope is None,
+                indexer=getattr(generator, "index_entries", None),
             )
             if not transitions.mark_completed(conn, claim, release_lock=self.connection.key):
                 raise JobLost(claim.job_id)

@@ -1,14 +1,13 @@
-"""Look-ups over a symbol_index payload: exact name, prefix, and fuzzy.
+"""Symbol look-ups for a branch: exact name, prefix, and fuzzy, through the `symbols` table's indexes.
 
-Pure functions over the stored payload, so a reader needs nothing but the JSON.
-Every ordering ends in (name, file, line): the same index and query always give
-the same answer, which keeps agent prompts and caches stable.
-
-Fuzzy matching is what an agent needs when it half-remembers a name: first
-subsequence matches scored like an editor's file finder (fzf, VS Code) — a
-match at the start of a word or right after the previous one is worth more,
-gaps cost, shorter names win ties — and, for names the query is not a
-subsequence of, those within a small edit distance (typos, swapped letters).
+Nothing loads the whole index: an exact name and a prefix are btree look-ups; fuzzy gathers
+candidates through indexes (trigram similarity and substrings: pg_trgm on Postgres, an FTS5 trigram
+table on SQLite; prefixes; word initials such as `qs` for QuerySet), then ranks the few hundred
+candidate names like an editor's file finder (fzf, VS Code): a match at the start of a word or right
+after the previous one is worth more, gaps cost, shorter names win ties; a name the query is not a
+subsequence of still ranks when it is within a small edit distance (typos, swapped letters).
+Every ordering ends in (name, file, line): the same index and query always give the same answer,
+which keeps agent prompts and caches stable.
 """
 
 from __future__ import annotations
@@ -16,7 +15,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sqlalchemy import Select, and_, func, literal_column, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from warmer.ledger.models import CacheRef, SymbolRow
+
 DEFAULT_LIMIT = 20
+CANDIDATES = 400  # distinct names ranked per fuzzy query, per way of finding them
 _MATCH = 16
 _START_BONUS = 10  # the first character of the name
 _BOUNDARY_BONUS = 8  # after `_ . - : /` or a lower-to-upper case change
@@ -27,37 +33,74 @@ _LENGTH_PENALTY = 0.25  # per unmatched character: `Command` before `CommandColl
 _EDIT_PENALTY = 24  # worth a bit more than one matched character with its bonuses
 _SEPARATORS = frozenset("_.-:/$#~ ")
 _NEG = float("-inf")
+Executor = Connection | Session
 
 
-def _order(symbol: dict[str, Any]) -> tuple[str, str, int]:
-    return (symbol["name"], symbol["file"], symbol["start_line"])
+def _served(repo_id: int, branch: str) -> Any:
+    """The join that keeps only symbols of entries this branch serves now."""
+    return and_(
+        CacheRef.entry_key == SymbolRow.entry_key,
+        CacheRef.repo_id == repo_id,
+        CacheRef.branch == branch,
+        CacheRef.artifact_type == "symbol_index",
+    )
 
 
-def exact(index: dict[str, Any], name: str) -> list[dict[str, Any]]:
+def _symbols(conn: Executor, repo_id: int, branch: str, *where: Any) -> Select[Any]:
+    return (
+        select(SymbolRow.symbol, SymbolRow.name, SymbolRow.path, SymbolRow.start_line)
+        .join(CacheRef, _served(repo_id, branch))
+        .where(*where)
+    )
+
+
+def _order(row: Any) -> tuple[str, str, int]:
+    return (row.name, row.path, row.start_line)
+
+
+def exact(conn: Executor, repo_id: int, branch: str, name: str, limit: int) -> list[dict[str, Any]]:
     """Symbols called exactly `name`; `Parent.name` or `Parent::name` narrows to one parent."""
-    found = [s for s in index["symbols"] if s["name"] == name]
+    rows = conn.execute(_symbols(conn, repo_id, branch, SymbolRow.name == name)).all()
+    found = [{**row.symbol, "match": "exact"} for row in sorted(rows, key=_order)]
     if not found:
         for separator in ("::", "."):
             parent, _, short = name.rpartition(separator)
             if parent and short:
-                found = [s for s in index["symbols"] if s["name"] == short and s["parent"] == parent]
+                rows = conn.execute(_symbols(conn, repo_id, branch, SymbolRow.name == short)).all()
+                found = [
+                    {**row.symbol, "match": "exact"}
+                    for row in sorted(rows, key=_order)
+                    if row.symbol.get("parent") == parent
+                ]
                 if found:
                     break
-    return sorted(found, key=_order)
+    return found[:limit]
 
 
-def prefix(index: dict[str, Any], text: str, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-    """Symbols whose name starts with `text`: case-sensitive hits, then case-insensitive; shortest first."""
-    folded = text.casefold()
-    hits = []
-    for symbol in index["symbols"]:
-        name = symbol["name"]
-        if name.startswith(text):
-            hits.append((0, len(name), *_order(symbol), symbol))
-        elif name.casefold().startswith(folded):
-            hits.append((1, len(name), *_order(symbol), symbol))
-    hits.sort(key=lambda hit: hit[:5])
-    return [hit[-1] for hit in hits[:limit]]
+def _prefix_range(column: Any, text_: str) -> Any:
+    """`column` starts with `text_`, as a range both databases answer from a btree index."""
+    return and_(column >= text_, column < text_ + "\U0010ffff")
+
+
+def prefix(conn: Executor, repo_id: int, branch: str, text_: str, limit: int) -> list[dict[str, Any]]:
+    """Symbols whose name starts with `text_`: case-sensitive hits, then case-insensitive; shortest first."""
+    folded = text_.casefold()
+    sensitive = func.substr(SymbolRow.name, 1, len(text_)) == text_
+    query = (
+        _symbols(conn, repo_id, branch, _prefix_range(SymbolRow.folded, folded))
+        .order_by(
+            sensitive.desc(),
+            func.length(SymbolRow.name),
+            SymbolRow.name,
+            SymbolRow.path,
+            SymbolRow.start_line,
+        )
+        .limit(limit)
+    )
+    return [
+        {**row.symbol, "match": "prefix" if row.name.startswith(text_) else "prefix (any case)"}
+        for row in conn.execute(query)
+    ]
 
 
 def _bonuses(name: str) -> list[int]:
@@ -129,47 +172,102 @@ def edit_distance(a: str, b: str, cutoff: int) -> int | None:
     return row[-1] if row[-1] <= cutoff else None
 
 
-def _label(text: str, folded: str, name: str) -> str:
-    if name == text:
+def _candidate_names(conn: Executor, repo_id: int, branch: str, folded: str) -> set[str]:
+    """Names worth ranking for a fuzzy query, each way through an index."""
+    names: set[str] = set()
+
+    def take(*where: Any, order: Any = None) -> None:
+        query = (
+            select(SymbolRow.name)
+            .join(CacheRef, _served(repo_id, branch))
+            .where(*where)
+            .group_by(SymbolRow.name)
+        )
+        query = query.order_by(order if order is not None else SymbolRow.name).limit(CANDIDATES)
+        names.update(conn.execute(query).scalars())
+
+    take(_prefix_range(SymbolRow.folded, folded), order=func.length(SymbolRow.name))
+    take(_prefix_range(SymbolRow.initials, folded), order=func.length(SymbolRow.name))
+    postgres = (
+        conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect
+    ).name == "postgresql"
+    if postgres:
+        similarity = func.similarity(SymbolRow.folded, folded)
+        take(SymbolRow.folded.op("%")(folded), order=func.max(similarity).desc())
+        if len(folded) >= 3:
+            take(SymbolRow.folded.contains(folded, autoescape=True), order=func.length(SymbolRow.name))
+    elif len(folded) >= 3:
+        # FTS5's trigram tokenizer: a phrase is a substring; any one trigram finds typo candidates.
+        trigrams = sorted({folded[i : i + 3] for i in range(len(folded) - 2)})
+        for expression in ['"' + folded.replace('"', '""') + '"', " OR ".join(
+            '"' + t.replace('"', '""') + '"' for t in trigrams
+        )]:  # fmt: skip
+            matching = text("SELECT rowid FROM symbols_trigram WHERE symbols_trigram MATCH :q LIMIT 5000")
+            take(SymbolRow.id.in_(matching.bindparams(q=expression).columns(literal_column("rowid"))))
+    if len(names) < CANDIDATES:
+        # An abbreviation with no shared trigram (`cmnd` for Command): names it is a subsequence
+        # of. No index answers this, so it runs only when the indexed ways found too few names,
+        # and stops at the first CANDIDATES rows it meets.
+        pattern = "%" + "%".join(_escape_like(char) for char in folded) + "%"
+        query = (
+            select(SymbolRow.name)
+            .join(CacheRef, _served(repo_id, branch))
+            .where(SymbolRow.folded.like(pattern, escape="\\"))
+            .distinct()
+            .limit(CANDIDATES)
+        )
+        names.update(conn.execute(query).scalars())
+    return names
+
+
+def _escape_like(char: str) -> str:
+    return "\\" + char if char in "%_\\" else char
+
+
+def _label(text_: str, folded: str, name: str) -> str:
+    if name == text_:
         return "exact"
     if name.casefold() == folded:
         return "exact-ignoring-case"
     return "prefix" if name.casefold().startswith(folded) else "subsequence"
 
 
-def fuzzy(index: dict[str, Any], text: str, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
+def fuzzy(conn: Executor, repo_id: int, branch: str, text_: str, limit: int) -> list[dict[str, Any]]:
     """The best `limit` symbols for a half-remembered name, each with `score` and `match`.
 
     `match` is "exact" (the name itself), "exact-ignoring-case", "prefix" (the name starts with the
     query, ignoring case), "subsequence", or "typo" (within max(1, len(text) // 3) edits).
-    A typo scores what the query would score against itself, less
-    `_EDIT_PENALTY` per edit: one slip in a whole name beats a scattered
-    subsequence, while a clean subsequence still beats any typo.
+    A typo scores what the query would score against itself, less `_EDIT_PENALTY` per edit: one
+    slip in a whole name beats a scattered subsequence, while a clean subsequence still beats any typo.
     """
-    if not text:
+    if not text_:
         return []
-    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for symbol in index["symbols"]:
-        by_name[symbol["name"]].append(symbol)
-    cutoff = max(1, len(text) // 3)
-    folded = text.casefold()
-    perfect = subsequence_score(text, text) or 0.0
+    folded = text_.casefold()
+    cutoff = max(1, len(text_) // 3)
+    perfect = subsequence_score(text_, text_) or 0.0
     ranked: list[tuple[float, int, str, dict[str, Any]]] = []
-    for name in sorted(by_name):
-        score = subsequence_score(text, name)
-        match = _label(text, folded, name)
+    for name in sorted(_candidate_names(conn, repo_id, branch, folded)):
+        score = subsequence_score(text_, name)
+        match = _label(text_, folded, name)
         if score is None:
             distance = edit_distance(folded, name.casefold(), cutoff)
             if distance is None:
                 continue
-            score = perfect - _EDIT_PENALTY * distance - _LENGTH_PENALTY * abs(len(name) - len(text))
+            score = perfect - _EDIT_PENALTY * distance - _LENGTH_PENALTY * abs(len(name) - len(text_))
             match = "typo"
         ranked.append((-round(score, 2), len(name), name, {"score": round(score, 2), "match": match}))
     ranked.sort(key=lambda r: r[:3])
+    chosen = ranked[:limit]
+    if not chosen:
+        return []
+    rows = conn.execute(_symbols(conn, repo_id, branch, SymbolRow.name.in_([r[2] for r in chosen]))).all()
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_name[row.name].append(row)
     results: list[dict[str, Any]] = []
-    for *_key, name, extra in ranked:
-        for symbol in sorted(by_name[name], key=_order):
+    for *_key, name, extra in chosen:
+        for row in sorted(by_name[name], key=_order):
             if len(results) == limit:
                 return results
-            results.append({**symbol, **extra})
+            results.append({**row.symbol, **extra})
     return results
