@@ -60,6 +60,7 @@ _HOUR = 3600.0
 _DAY = 24 * _HOUR
 _WEEK = 7 * _DAY
 _TEN_YEARS_IN_HOURS = 10 * 366 * 24.0
+_MAX_ENTRY_CACHE_MB = 1024 * 1024
 
 
 class OnCommit(_Strict):
@@ -133,6 +134,8 @@ class Settings(_Strict):
     config_path: Path
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     engineering_cache: EngineeringCache = Field(default_factory=EngineeringCache)
+    # WARMER_ENTRY_CACHE_MB: entries a serving process (`warmer serve`, `warmer mcp`) keeps in memory.
+    entry_cache_mb: int = Field(default=128, ge=0, le=_MAX_ENTRY_CACHE_MB)
 
     @property
     def warmers(self) -> Warmers:
@@ -282,7 +285,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         config_path=config_path,
         worker=worker,
         engineering_cache=load_yaml(config_path, named=bool(named_config)),
+        entry_cache_mb=_entry_cache_mb(env),
     )
+
+
+def _entry_cache_mb(env: Mapping[str, str]) -> int:
+    value = (env.get("WARMER_ENTRY_CACHE_MB") or "").strip()
+    if not value:
+        return 128
+    if not value.isdigit() or int(value) > _MAX_ENTRY_CACHE_MB:
+        raise SettingsError(
+            f"WARMER_ENTRY_CACHE_MB={value[:40]!r}: allowed: a whole number of megabytes"
+            f" from 0 to {_MAX_ENTRY_CACHE_MB}"
+        )
+    return int(value)
 
 
 def _data_dir(env: Mapping[str, str]) -> Path:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from tests.support.corpora import pypi_sdist
 from tests.support.gitrepo import commit, git
+from warmer.cache import hit_recorder
 from warmer.ledger.db import Database
 from warmer.ledger.models import CacheLookup
 
@@ -48,6 +49,7 @@ def flaskr(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPTRUSTS_CACHE_WARMER_")}
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "WARMER_ARTIFACT_MODULES", "WARMER_API_TOKEN"):
         env.pop(name, None)
+    (root / "no-config.yaml").write_text("")  # every default, whatever config/ holds
     env |= {"WARMER_DATA_DIR": str(root / "data"), "WARMER_CONFIG": str(root / "no-config.yaml")}
     tutorial = pypi_sdist("flask", "3.0.3") / "examples" / "tutorial"
     repo = root / "flaskr"
@@ -80,6 +82,14 @@ def lookups(flaskr: dict[str, Any], **where: Any) -> int:
             return session.execute(query).scalar_one()
     finally:
         db.dispose()
+
+
+def eventually(count: Callable[[], int], expected: int, *, wait: float = 10.0) -> int:
+    """`count()` once it reaches `expected` (the server writes hits in batches), or when time is up."""
+    deadline = time.monotonic() + wait
+    while (found := count()) != expected and time.monotonic() < deadline:
+        time.sleep(hit_recorder.FLUSH_SECS / 5)
+    return found
 
 
 def stdio_client(flaskr: dict[str, Any]) -> Client:
@@ -165,7 +175,9 @@ async def exercise_every_tool(client: Client, flaskr: dict[str, Any]) -> None:
         in found.content[0].text
     )
     assert found.structured_content["hit"] and found.structured_content["commit"]
-    assert lookups(flaskr, task_type="bug_fix", artifact_type="symbol_index", hit=True) == before + 1
+    # A fresh hit is written with the server's next batch (hit_recorder.FLUSH_SECS), a miss at once.
+    hits = lambda: lookups(flaskr, task_type="bug_fix", artifact_type="symbol_index", hit=True)  # noqa: E731
+    assert eventually(hits, before + 1) == before + 1
 
     small = await client.call_tool("repo_map", {"budget": 120})
     assert len(small.content[0].text) <= 120 * 4 and small.structured_content["truncated"]

@@ -1,6 +1,8 @@
 """The agents' HTTP API (`warmer serve`): the Python API of `agent_api.py` over HTTP, plus JUnit ingestion.
 
-    GET  /v1/repos/{repo}/artifacts/{type}?path=&task_type=   an entry (200) or a recorded miss (404)
+    GET  /v1/repos/{repo}/artifacts/{type}?path=&task_type=   an entry (200) or a recorded miss (404);
+         `path` on a whole-repository artifact (test_map, dependency_graph) answers that file's slice;
+         a hit carries an ETag and answers `If-None-Match` with 304
     GET  /v1/repos/{repo}/symbols?q=&match=&limit=&task_type=  symbol look-up
     GET  /v1/repos/{repo}/search?q=&k=&task_type=              semantic search over the embedding index
     POST /v1/repos/{repo}/junit?commit=                        ingest a JUnit XML report (the body)
@@ -22,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from tornado.ioloop import IOLoop
 
 from warmer.cache import agent_api
-from warmer.cache.lookup import InvalidLookup
+from warmer.cache.lookup import InvalidLookup, LookupResult
 from warmer.ledger.db import Database
 from warmer.ledger.repositories import UnknownRepository
 from warmer.settings import Settings
@@ -65,22 +67,25 @@ class ApiHandler(tornado.web.RequestHandler):
             raise InvalidLookup(f"the query parameter {name!r} is required")
         return value
 
-    async def answer(self, work: Any, *args: Any, **kwargs: Any) -> None:
-        """Run ledger work off the event loop and map expected failures to 400/404/503."""
+    async def answer(self, work: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ledger work off the event loop; expected failures are answered 400/404/503 here
+        (and None returned), anything else is returned for the handler to answer."""
         try:
-            result = await IOLoop.current().run_in_executor(self.pool, lambda: work(*args, **kwargs))
+            return await IOLoop.current().run_in_executor(self.pool, lambda: work(*args, **kwargs))
         except (InvalidLookup, ValueError) as exc:
             self.reply(400, {"error": str(exc)})
-            return
         except UnknownRepository as exc:
             self.reply(404, {"error": str(exc)})
-            return
         except OperationalError as exc:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
             self.reply(503, {"error": f"the ledger database is unavailable: {first}"})
-            return
-        status, body = result
-        self.reply(status, body)
+        return None
+
+    async def answer_json(self, work: Any) -> None:
+        result = await self.answer(work)
+        if result is not None:
+            status, body = result
+            self.reply(status, body)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.reply(status_code, {"error": self._reason})
@@ -88,14 +93,32 @@ class ApiHandler(tornado.web.RequestHandler):
 
 class ArtifactHandler(ApiHandler):
     async def get(self, repo: str, artifact_type: str) -> None:
-        def work() -> tuple[int, dict[str, Any]]:
-            found = agent_api.get(
+        def work() -> LookupResult:
+            return agent_api.get(
                 self.db, repo, artifact_type, task_type=self.text("task_type"),
                 path=self.text("path", ""), settings=self.config,
             )  # fmt: skip
-            return (200 if found.hit else 404), found.as_json()
 
-        await self.answer(work)
+        found = await self.answer(work)
+        if found is None:
+            return
+        if not found.hit:
+            self.reply(404, found.as_json())
+            return
+        # The entry is immutable; the ETag also names the commit and head it is served for, so a
+        # client revalidating after the branch moved gets the new answer, never a stale 304.
+        self.set_header("ETag", found.etag)
+        self.set_header("Cache-Control", "no-cache")
+        if found.etag in _tags(self.request.headers.get("If-None-Match", "")):
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(found.json_bytes())
+
+
+def _tags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 class SymbolsHandler(ApiHandler):
@@ -108,7 +131,7 @@ class SymbolsHandler(ApiHandler):
             )  # fmt: skip
             return (200 if found.lookup.hit else 404), found.as_json()
 
-        await self.answer(work)
+        await self.answer_json(work)
 
 
 class SearchHandler(ApiHandler):
@@ -120,7 +143,7 @@ class SearchHandler(ApiHandler):
             )  # fmt: skip
             return (200 if found.lookup.hit else 404), found.as_json()
 
-        await self.answer(work)
+        await self.answer_json(work)
 
 
 class JunitHandler(ApiHandler):
@@ -137,7 +160,7 @@ class JunitHandler(ApiHandler):
             report = ingest_junit(self.db, repo, body, source="http", commit=commit)
             return (200 if report.duplicate else 201), report.as_json()
 
-        await self.answer(work)
+        await self.answer_json(work)
 
 
 def routes(

@@ -38,6 +38,9 @@ def mcp(transport: str, repo: str | None, task_type: str, host: str, port: int, 
 
         with ctx.db.session() as session:
             find(session, repo)
+    from warmer.cache.serving import start_serving
+
+    start_serving(ctx.settings)
     backend = Backend(ctx.db, ctx.settings, repo, task_type)
     if transport == "stdio":
         server.run_stdio(backend)

@@ -8,6 +8,7 @@ import logging
 import click
 
 from warmer.cache.http_api import MAX_REPORT_BYTES, make_app
+from warmer.cache.serving import start_serving
 from warmer.cli import cli, user_errors
 from warmer.cli.context import open_ledger
 
@@ -22,6 +23,7 @@ from warmer.cli.context import open_ledger
 def serve(host: str, port: int, token: str | None) -> None:
     """Serve GET /v1/repos/{repo}/artifacts/{type}, /symbols, /search and POST /junit."""
     ctx = open_ledger()
+    start_serving(ctx.settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> None:

@@ -7,8 +7,7 @@ as before). Analytics and the metrics read periods, so their cost follows the pe
 patterns shown, not the lookups recorded, and outlives the pruned rows.
 
 A stale hit (an entry served while files it depends on changed) counts as a hit and as a
-`stale_hit`; the miss trigger treats it as a miss. `cache_lookups` stores `stale` once the column
-exists; until then the rollups' stale column stays 0.
+`stale_hit`; the miss trigger treats it as a miss (it counts `cache_lookups` rows).
 """
 
 from __future__ import annotations
@@ -41,8 +40,7 @@ def day_of(at: datetime) -> datetime:
 
 def _stored(row: dict[str, Any]) -> dict[str, Any]:
     values = {key: row.get(key, "") if key == "path" else row[key] for key in _COLUMNS}
-    if "stale" in _LOOKUPS.c:
-        values["stale"] = bool(row.get("stale", False))
+    values["stale"] = bool(row.get("stale", False))
     if row.get("at") is not None:  # tests and the benchmark record history; agents never pass it
         values["at"] = row["at"]
     return values
@@ -78,13 +76,12 @@ def _upsert(builder: Any, table: Any, rows: Any) -> Any:
 
 def _grouped(source: Any, period: Any) -> tuple[list[str], Any]:
     """(period, repo, artifact) counters from a selectable of lookup rows."""
-    stale = source.c.stale if "stale" in source.c else None
     one = literal(1, Integer)
     query = (
         select(
             period, source.c.repo_id, source.c.artifact_type, func.max(source.c.repo_name), func.count(),
             func.sum(case((source.c.hit, one), else_=0)), func.sum(case((source.c.hit, 0), else_=one)),
-            func.sum(case((stale, one), else_=0)) if stale is not None else literal(0, Integer),
+            func.sum(case((source.c.stale, one), else_=0)),
             func.max(source.c.at),
         )
         .where(source.c.repo_id.is_not(None))
@@ -139,7 +136,8 @@ def backfill_sql(dialect: str) -> list[str]:
             f"INSERT INTO {table.name} ({unit}, repo_id, artifact_type, repo_name, lookups, hits, misses,"
             " stale_hits, last_at) "
             f"SELECT {period}, repo_id, artifact_type, max(repo_name), count(*),"
-            " sum(CASE WHEN hit THEN 1 ELSE 0 END), sum(CASE WHEN hit THEN 0 ELSE 1 END), 0, max(at)"
+            " sum(CASE WHEN hit THEN 1 ELSE 0 END), sum(CASE WHEN hit THEN 0 ELSE 1 END),"
+            " sum(CASE WHEN stale THEN 1 ELSE 0 END), max(at)"
             f" FROM cache_lookups WHERE repo_id IS NOT NULL GROUP BY {period}, repo_id, artifact_type"
         )
     return statements

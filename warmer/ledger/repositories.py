@@ -13,7 +13,8 @@ class UnknownRepository(LookupError):
 
 
 def find(session: Session, name_or_id: str | int) -> Repository:
-    """A repository by name (or numeric id); UnknownRepository lists the known names."""
+    """A repository by name (or numeric id). UnknownRepository names only what was asked: the
+    message reaches HTTP and MCP clients, who must not learn what else is connected."""
     repo = None
     if isinstance(name_or_id, int) or str(name_or_id).isdigit():
         repo = session.get(Repository, int(name_or_id))
@@ -22,7 +23,8 @@ def find(session: Session, name_or_id: str | int) -> Repository:
             select(Repository).where(Repository.name == str(name_or_id))
         ).scalar_one_or_none()
     if repo is None:
-        names = session.execute(select(Repository.name).order_by(Repository.name).limit(20)).scalars().all()
-        known = f" (connected: {', '.join(names)})" if names else " (no repositories are connected)"
-        raise UnknownRepository(f"unknown repository {name_or_id!r}{known}")
+        raise UnknownRepository(
+            f"unknown repository {str(name_or_id)[:200]!r}"
+            " (the console's Repositories page lists the connected ones)"
+        )
     return repo

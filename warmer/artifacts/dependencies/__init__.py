@@ -142,6 +142,20 @@ class DependencyGraph:
     def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
         return dependency_refresh(self.kind_of, changes, read_blob)
 
+    def slices(self, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """One module's neighbourhood (`?path=`): what it imports, who imports it, what did not resolve."""
+        found: dict[str, dict[str, Any]] = {}
+        for edge in payload["internal_edges"]:
+            found.setdefault(edge["from"], self.empty_slice())["imports"].append(edge["to"])
+            found.setdefault(edge["to"], self.empty_slice())["imported_by"].append(edge["from"])
+        for item in payload["unresolved_imports"]:
+            found.setdefault(item["path"], self.empty_slice())["unresolved_imports"].append(item["import"])
+        return found
+
+    @staticmethod
+    def empty_slice() -> dict[str, Any]:
+        return {"imports": [], "imported_by": [], "unresolved_imports": []}
+
     def generate(self, ctx: GenerationContext) -> ArtifactResult:
         max_bytes = int(ctx.params.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
         done = extract_files(

@@ -144,6 +144,21 @@ class TestMap:
             "skipped": sorted(skipped, key=lambda s: (s["path"], s["reason"])),
         }
 
+    def slices(self, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """What the map says about each file it links (`?path=`): its tests, or the sources it tests."""
+        found: dict[str, dict[str, Any]] = {}
+        for link in payload["links"]:
+            for side, other in (("source", "test"), ("test", "source")):
+                entry = found.setdefault(link[side], {"tests": [], "tested_sources": [], "links": []})
+                entry["tests" if side == "source" else "tested_sources"].append(link[other])
+                entry["links"].append(link)
+        return found
+
+    @staticmethod
+    def empty_slice() -> dict[str, Any]:
+        """A file the map links to nothing: no test covers it, and it tests nothing."""
+        return {"tests": [], "tested_sources": [], "links": []}
+
     def _import_links(
         self, imports: dict[str, tuple[str, dict[str, Any]]], paths: list[str], subjects: set[str]
     ) -> list[tuple[str, str, str]]:
