@@ -939,7 +939,13 @@ def test_cli_ingest_and_list(small_repo: Path, tmp_path: Path, pytest_xml: bytes
     table = run("failures", "small", "--limit", "2")
     # In a pipe: a header of column names, then one whole line per fingerprint (newest first, --limit 2).
     header, *rows = table.stdout.splitlines()
-    assert table.returncode == 0 and header.split()[:5] == ["count", "type", "message", "top_frame", "last_test"]
+    assert table.returncode == 0 and header.split()[:5] == [
+        "count",
+        "type",
+        "message",
+        "top_frame",
+        "last_test",
+    ]
     assert len(rows) == 2 and all(row.split()[0] == "1" for row in rows)
     assert sum(name in table.stdout for name in ("AssertionError", "ValueError", "ConnectionError")) >= 1
 
