@@ -569,3 +569,32 @@ def test_what_could_not_be_joined_is_said(tmp_path: Path) -> None:
     } in payload["unresolved"]
     error = next(e for e in payload["errors"] if e["path"] == "bad.go")
     assert error["line"] is not None and "syntax error" in error["error"]
+
+
+def test_test_doubles_patched_by_dotted_name_are_not_routes() -> None:
+    """Django's own test suite (tests/admin_views/test_multidb.py) patches with `@mock.patch("a.b")`:
+    a decorator named like an HTTP verb whose argument is no URL rule (Flask and Starlette refuse a
+    rule without a leading slash). Taking it for a PATCH route once broke file_summary on Django."""
+    from warmer.artifacts.api_inventory import extract_api
+
+    source = b"""from unittest import mock
+
+from flask import Blueprint
+
+bp = Blueprint("b", __name__)
+
+
+class Tests:
+    @mock.patch("django.contrib.admin.options.transaction")
+    def test_add_view(self, transaction):
+        pass
+
+
+@bp.patch("/items/<int:item>")
+def patch_item(item):
+    return ""
+"""
+    routes = extract_api("python", source, 1_000_000)["routes"]
+    assert [(r["method"], r["path"], r["handler"]) for r in routes] == [
+        ("PATCH", "/items/<int:item>", "patch_item")
+    ]

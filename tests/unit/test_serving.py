@@ -20,7 +20,7 @@ from tests.support import corpora
 from tests.support.gitrepo import commit
 from tests.unit.test_http_api import Server
 from warmer.cache import hit_recorder
-from warmer.cache.agent_api import get
+from warmer.cache.agent_api import get, symbols
 from warmer.cache.entry_cache import ENTRIES, EntryCache
 from warmer.cache.hit_recorder import HitRecorder
 from warmer.ledger.db import Database
@@ -49,7 +49,7 @@ def _settings(tmp_path: Path, db: Database) -> Settings:
     config = tmp_path / "engineering_cache.yaml"
     config.write_text(
         "engineering_cache:\n  warmers:\n"
-        "    on_connect:\n      artifacts: [file_summary, test_map, dependency_graph]\n"
+        "    on_connect:\n      artifacts: [file_summary, test_map, dependency_graph, symbol_index]\n"
         "    on_commit:\n      debounce_seconds: 0\n"
     )
     return load_settings(
@@ -185,3 +185,27 @@ def test_an_unknown_repository_is_named_without_listing_the_connected_ones(
     with db.session() as session, pytest.raises(UnknownRepository) as raised:
         find(session, "secret-project")
     assert "secret-project" in str(raised.value) and "flask" not in str(raised.value)
+
+
+def test_a_repeated_symbol_search_is_answered_again_from_memory_until_the_index_changes(
+    warmed_flask: tuple[Database, Settings, Path],
+) -> None:
+    db, settings, repo = warmed_flask
+    before = symbols(db, "flask", "make_response", mode="fuzzy")
+    assert before.matches and before.matches == symbols(db, "flask", "make_response", mode="fuzzy").matches
+    ENTRIES.clear()
+    assert symbols(db, "flask", "make_response", mode="fuzzy").matches == before.matches  # same uncached
+
+    # A commit adds a function with a nearer name: the manifest changes, so the answer does.
+    helpers = repo / "src" / "flask" / "helpers.py"
+    helpers.write_text(helpers.read_text() + "\n\ndef make_responses():\n    return []\n")
+    sha = commit(repo, "add make_responses")
+    commit_trigger.record(db, settings, "flask", sha=sha, branch="main", source="test")
+    commit_trigger.plan_due(db, settings, actor="test")
+    _run_queued(db, settings)
+    after = symbols(db, "flask", "make_responses", mode="exact")
+    assert [(m["file"], m["start_line"]) for m in after.matches] == [
+        ("src/flask/helpers.py", len(helpers.read_text().splitlines()) - 1)
+    ]
+    names = [m["name"] for m in symbols(db, "flask", "make_response", mode="fuzzy").matches]
+    assert "make_responses" in names and after.lookup.commit == sha

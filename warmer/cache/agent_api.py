@@ -6,10 +6,13 @@ functions, so a hit or miss counts the same whichever door an agent came through
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from warmer.artifacts.symbols import search as symbol_search
+from warmer.cache.entry_cache import ENTRIES
 from warmer.cache.lookup import InvalidLookup, LookupResult, lookup
 from warmer.ledger.db import Database
 from warmer.ledger.repositories import find
@@ -88,11 +91,17 @@ def symbols(
     if not found.hit:
         return Matches(found)
     searches = {"exact": symbol_search.exact, "prefix": symbol_search.prefix, "fuzzy": symbol_search.fuzzy}
-    search = searches[mode]
-    with db.session() as session:
-        repo_id = find(session, repo).id
-        matches = search(session, repo_id, found.branch or "", query, limit)
-    return Matches(found, matches)
+
+    def run() -> tuple[list[dict[str, Any]], int]:
+        with db.session() as session:
+            repo_id = find(session, repo).id
+            matches = searches[mode](session, repo_id, found.branch or "", query, limit)
+        return matches, len(json.dumps(matches))
+
+    # The index manifest lists every file's blob, so one manifest entry means one set of per-file
+    # entries: the same question on it has the same answer, on any branch, until the manifest changes.
+    asked = f"symbols:{found.entry_key}:{mode}:{limit}:{query}"
+    return Matches(found, copy.deepcopy(ENTRIES.get_or_load(asked, run)))
 
 
 def search(

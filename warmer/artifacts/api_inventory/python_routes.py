@@ -164,7 +164,9 @@ class _Collector:
             path = _string(decorator.args[0]) if decorator.args else None
             if path is None:
                 path = _string(_keyword(decorator, "path")) or _string(_keyword(decorator, "rule"))
-            if path is None:
+            # Flask and Starlette refuse a rule without a leading slash (FastAPI allows "" under a
+            # prefix): `@mock.patch("pkg.mod.name")` is a test double, not a PATCH route.
+            if path is None or (path and not path.startswith("/")):
                 continue
             framework = self.default
             if attr in HTTP_VERBS:

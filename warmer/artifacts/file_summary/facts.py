@@ -182,5 +182,6 @@ def extract_facts(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
     if kind in _API_KINDS:
         api = extract_api(_API_KINDS[kind], data, max_bytes)
         facts["routes"] = len(api["routes"])
-        facts["frameworks"] = sorted({r["framework"] for r in api["routes"]})
+        # A route on a router imported from elsewhere has no framework in the file alone.
+        facts["frameworks"] = sorted({r["framework"] for r in api["routes"] if r["framework"]})
     return facts

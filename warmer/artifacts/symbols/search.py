@@ -13,6 +13,7 @@ which keeps agent prompts and caches stable.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal_column, select, text
@@ -22,7 +23,11 @@ from sqlalchemy.orm import Session
 from warmer.ledger.models import CacheRef, SymbolRow
 
 DEFAULT_LIMIT = 20
-CANDIDATES = 400  # distinct names ranked per fuzzy query, per way of finding them
+# Distinct names each way of finding them may add, per name asked for (ranking is Python, so this
+# bounds a query's cost), within [MIN_CANDIDATES, MAX_CANDIDATES].
+CANDIDATES_PER_RESULT = 5
+MIN_CANDIDATES = 50
+MAX_CANDIDATES = 400
 _MATCH = 16
 _START_BONUS = 10  # the first character of the name
 _BOUNDARY_BONUS = 8  # after `_ . - : /` or a lower-to-upper case change
@@ -77,8 +82,16 @@ def exact(conn: Executor, repo_id: int, branch: str, name: str, limit: int) -> l
     return found[:limit]
 
 
-def _prefix_range(column: Any, text_: str) -> Any:
-    """`column` starts with `text_`, as a range both databases answer from a btree index."""
+def _postgres(conn: Executor) -> bool:
+    return (conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect).name == "postgresql"
+
+
+def _prefix_range(conn: Executor, column: Any, text_: str) -> Any:
+    """`column` starts with `text_`, in the form each database answers from its btree index:
+    Postgres's text_pattern_ops index serves LIKE 'x%' (with its default backslash escape: an
+    ESCAPE clause hides the prefix from the planner), not a range; SQLite's serves the range."""
+    if _postgres(conn):
+        return column.like(_escape_like(text_) + "%")
     return and_(column >= text_, column < text_ + "\U0010ffff")
 
 
@@ -87,7 +100,7 @@ def prefix(conn: Executor, repo_id: int, branch: str, text_: str, limit: int) ->
     folded = text_.casefold()
     sensitive = func.substr(SymbolRow.name, 1, len(text_)) == text_
     query = (
-        _symbols(conn, repo_id, branch, _prefix_range(SymbolRow.folded, folded))
+        _symbols(conn, repo_id, branch, _prefix_range(conn, SymbolRow.folded, folded))
         .order_by(
             sensitive.desc(),
             func.length(SymbolRow.name),
@@ -123,7 +136,10 @@ def _bonuses(name: str) -> list[int]:
 def subsequence_score(query: str, name: str) -> float | None:
     """Best alignment score of `query` as a case-insensitive subsequence of `name`, or None.
 
-    Dynamic programming over (query char, name position): O(len(query) * len(name)).
+    Dynamic programming over the positions where each query character occurs in the name (sparse:
+    a row holds only the matches of its character), O(sum of |matches(q[i-1])| * |matches(q[i])|).
+    A match right after the previous one earns the consecutive bonus; a gap of g characters costs
+    _GAP_OPEN + _GAP_EXTEND * (g - 1).
     """
     q, n = query.casefold(), name.casefold()
     if not q or len(q) > len(n):
@@ -131,26 +147,36 @@ def subsequence_score(query: str, name: str) -> float | None:
     remaining = iter(n)
     if not all(char in remaining for char in q):  # cheap rejection before the DP
         return None
-    bonuses = _bonuses(name)
-    previous: list[float] = []
+    same_length = len(n) == len(name) and len(q) == len(query)  # casefold can lengthen (ß → ss)
+    bonuses = _bonuses(name if same_length else n)
+    where: dict[str, list[int]] = {}
+    for j, char in enumerate(n):
+        where.setdefault(char, []).append(j)
+    previous: list[tuple[int, float]] = []
     for i, char in enumerate(q):
-        current = [_NEG] * len(n)
-        gapped = _NEG  # best previous[k] minus the gap cost to reach j, over k <= j - 2
-        for j, candidate in enumerate(n):
-            if i and j >= 2:
-                gapped = max(gapped - _GAP_EXTEND, previous[j - 2] - _GAP_OPEN)
-            if candidate != char:
-                continue
-            gain = _MATCH + bonuses[j] + (1 if name[j] == query[i] else 0)
+        current: list[tuple[int, float]] = []
+        for j in where[char]:
+            gain = _MATCH + bonuses[j] + (1 if same_length and name[j] == query[i] else 0)
             if i == 0:
-                current[j] = gain - min(j, 5)  # starting late costs a little
-            else:
-                best = max(previous[j - 1] + _CONSECUTIVE_BONUS if j else _NEG, gapped)
-                if best != _NEG:
-                    current[j] = best + gain
+                current.append((j, gain - min(j, 5)))  # starting late costs a little
+                continue
+            best = _NEG
+            for k, score in previous:
+                if k >= j:
+                    break
+                if k == j - 1:
+                    candidate = score + _CONSECUTIVE_BONUS
+                else:
+                    candidate = score - _GAP_OPEN - _GAP_EXTEND * (j - 2 - k)
+                if candidate > best:
+                    best = candidate
+            if best != _NEG:
+                current.append((j, best + gain))
+        if not current:
+            return None
         previous = current
-    best = max(previous)
-    return None if best == _NEG else best - _LENGTH_PENALTY * (len(n) - len(q))
+    best = max(score for _, score in previous)
+    return best - _LENGTH_PENALTY * (len(n) - len(q))
 
 
 def edit_distance(a: str, b: str, cutoff: int) -> int | None:
@@ -172,56 +198,54 @@ def edit_distance(a: str, b: str, cutoff: int) -> int | None:
     return row[-1] if row[-1] <= cutoff else None
 
 
-def _candidate_names(conn: Executor, repo_id: int, branch: str, folded: str) -> set[str]:
-    """Names worth ranking for a fuzzy query, each way through an index."""
-    names: set[str] = set()
+def _candidate_batches(
+    conn: Executor, repo_id: int, branch: str, folded: str, limit: int
+) -> Iterator[list[str]]:
+    """Names worth ranking for a fuzzy query, in batches, each way through an index, cheapest first:
+    prefixes and word initials (btree ranges), substrings (trigram indexes), trigram similarity for
+    typos, then a scan for scattered abbreviations. The caller stops asking once it has ranked
+    `limit` names: the first ways give subsequence matches, which outrank any typo, and a prefix
+    outranks the same letters inside a longer word, so later ways could only add names below them."""
+    candidates = min(MAX_CANDIDATES, max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * limit))
 
-    def take(*where: Any, order: Any = None) -> None:
-        query = (
-            select(SymbolRow.name)
-            .join(CacheRef, _served(repo_id, branch))
-            .where(*where)
-            .group_by(SymbolRow.name)
-        )
-        query = query.order_by(order if order is not None else SymbolRow.name).limit(CANDIDATES)
-        names.update(conn.execute(query).scalars())
+    def take(*where: Any, order: Any = None, distinct_only: bool = False) -> list[str]:
+        query = select(SymbolRow.name).join(CacheRef, _served(repo_id, branch)).where(*where)
+        if distinct_only:  # no ordering: stop at the first names met
+            query = query.distinct().limit(candidates)
+        else:
+            query = query.group_by(SymbolRow.name)
+            query = query.order_by(order if order is not None else SymbolRow.name).limit(candidates)
+        return list(conn.execute(query).scalars())
 
-    take(_prefix_range(SymbolRow.folded, folded), order=func.length(SymbolRow.name))
-    take(_prefix_range(SymbolRow.initials, folded), order=func.length(SymbolRow.name))
-    postgres = (
-        conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect
-    ).name == "postgresql"
+    shortest = func.length(SymbolRow.name)
+    yield take(_prefix_range(conn, SymbolRow.folded, folded), order=shortest)
+    yield take(_prefix_range(conn, SymbolRow.initials, folded), order=shortest)
+    postgres = _postgres(conn)
+    if len(folded) >= 3:
+        if postgres:
+            yield take(SymbolRow.folded.contains(folded, autoescape=True), order=shortest)
+        else:  # FTS5's trigram tokenizer: a quoted phrase is a substring
+            yield take(SymbolRow.id.in_(_fts('"' + folded.replace('"', '""') + '"')), order=shortest)
     if postgres:
         similarity = func.similarity(SymbolRow.folded, folded)
-        take(SymbolRow.folded.op("%")(folded), order=func.max(similarity).desc())
-        if len(folded) >= 3:
-            take(SymbolRow.folded.contains(folded, autoescape=True), order=func.length(SymbolRow.name))
-    elif len(folded) >= 3:
-        # FTS5's trigram tokenizer: a phrase is a substring; any one trigram finds typo candidates.
+        yield take(SymbolRow.folded.op("%")(folded), order=func.max(similarity).desc())
+    elif len(folded) >= 3:  # any one trigram in common finds typo candidates
         trigrams = sorted({folded[i : i + 3] for i in range(len(folded) - 2)})
-        for expression in ['"' + folded.replace('"', '""') + '"', " OR ".join(
-            '"' + t.replace('"', '""') + '"' for t in trigrams
-        )]:  # fmt: skip
-            matching = text("SELECT rowid FROM symbols_trigram WHERE symbols_trigram MATCH :q LIMIT 5000")
-            take(SymbolRow.id.in_(matching.bindparams(q=expression).columns(literal_column("rowid"))))
-    if len(names) < CANDIDATES:
-        # An abbreviation with no shared trigram (`cmnd` for Command): names it is a subsequence
-        # of. No index answers this, so it runs only when the indexed ways found too few names,
-        # and stops at the first CANDIDATES rows it meets.
-        pattern = "%" + "%".join(_escape_like(char) for char in folded) + "%"
-        query = (
-            select(SymbolRow.name)
-            .join(CacheRef, _served(repo_id, branch))
-            .where(SymbolRow.folded.like(pattern, escape="\\"))
-            .distinct()
-            .limit(CANDIDATES)
-        )
-        names.update(conn.execute(query).scalars())
-    return names
+        yield take(SymbolRow.id.in_(_fts(" OR ".join('"' + t.replace('"', '""') + '"' for t in trigrams))))
+    # An abbreviation with no shared trigram (`cmnd` for Command): names it is a subsequence of.
+    # No index answers this; it runs only when the indexed ways found too few names.
+    pattern = "%" + "%".join(_escape_like(char) for char in folded) + "%"
+    yield take(SymbolRow.folded.like(pattern, escape="\\"), distinct_only=True)
 
 
-def _escape_like(char: str) -> str:
-    return "\\" + char if char in "%_\\" else char
+def _fts(expression: str) -> Any:
+    matching = text("SELECT rowid FROM symbols_trigram WHERE symbols_trigram MATCH :q LIMIT 5000")
+    return matching.bindparams(q=expression).columns(literal_column("rowid"))
+
+
+def _escape_like(text_: str) -> str:
+    """`text_` taken literally in a LIKE pattern (backslash, the default escape of both databases)."""
+    return "".join("\\" + char if char in "%_\\" else char for char in text_)
 
 
 def _label(text_: str, folded: str, name: str) -> str:
@@ -246,16 +270,21 @@ def fuzzy(conn: Executor, repo_id: int, branch: str, text_: str, limit: int) -> 
     cutoff = max(1, len(text_) // 3)
     perfect = subsequence_score(text_, text_) or 0.0
     ranked: list[tuple[float, int, str, dict[str, Any]]] = []
-    for name in sorted(_candidate_names(conn, repo_id, branch, folded)):
-        score = subsequence_score(text_, name)
-        match = _label(text_, folded, name)
-        if score is None:
-            distance = edit_distance(folded, name.casefold(), cutoff)
-            if distance is None:
-                continue
-            score = perfect - _EDIT_PENALTY * distance - _LENGTH_PENALTY * abs(len(name) - len(text_))
-            match = "typo"
-        ranked.append((-round(score, 2), len(name), name, {"score": round(score, 2), "match": match}))
+    seen: set[str] = set()
+    for batch in _candidate_batches(conn, repo_id, branch, folded, limit):
+        for name in sorted(set(batch) - seen):
+            seen.add(name)
+            score = subsequence_score(text_, name)
+            match = _label(text_, folded, name)
+            if score is None:
+                distance = edit_distance(folded, name.casefold(), cutoff)
+                if distance is None:
+                    continue
+                score = perfect - _EDIT_PENALTY * distance - _LENGTH_PENALTY * abs(len(name) - len(text_))
+                match = "typo"
+            ranked.append((-round(score, 2), len(name), name, {"score": round(score, 2), "match": match}))
+        if len(ranked) >= limit:
+            break
     ranked.sort(key=lambda r: r[:3])
     chosen = ranked[:limit]
     if not chosen:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 from warmer.artifacts.base import Entry
 from warmer.ledger.models import SymbolRow
 
 _CHUNK = 1000
+_ANALYZE_AFTER = 5000
 _SEPARATORS = frozenset("_.-:/$#~ ")
 _MAX_NAME = 300
 
@@ -60,3 +61,7 @@ def index_entries(conn: Connection, entries: Sequence[tuple[str, Entry]]) -> Non
     rows = [row for key, entry in entries if entry.path for row in rows_of(key, entry)]
     for start in range(0, len(rows), _CHUNK):
         conn.execute(insert(SymbolRow), rows[start : start + _CHUNK])
+    if len(rows) >= _ANALYZE_AFTER:
+        # A first warming fills the table in one go; until autovacuum gets to it the planner has no
+        # statistics and picks sequential scans (Django: a name look-up took 7 ms instead of 0.03).
+        conn.execute(text("ANALYZE symbols"))
