@@ -40,6 +40,7 @@ from warmer.artifacts.embeddings.models import (
 )
 from warmer.artifacts.embeddings.onnx_model import ONNX_MESSAGE
 from warmer.artifacts.embeddings.search import clear_cache, search_index
+from warmer.ledger import migrate
 from warmer.ledger.db import Database
 
 CLICK_FILES = ["formatting.py", "decorators.py", "exceptions.py", "_textwrap.py", "globals.py"]
@@ -176,6 +177,38 @@ def test_commit_editing_one_function_embeds_only_its_chunk(
     assert len(payload["files"]) == 5  # the whole index, not only the scope
     hits = search_index(ledger, payload, "measure the width of each table column", k=3, embedder=embedder)
     assert "measure_table" in [h["symbol"] for h in hits]
+
+
+def test_commits_refreshed_in_place_equal_a_from_scratch_build(
+    ledger: Database, corpus: Path, embedder: RecordingEmbedder, tmp_path: Path
+) -> None:
+    """An edit, a new file, a deletion and a rename, each refreshed from the kept extracts and
+    vectors, give the index a from-scratch build of the same commit gives in an empty ledger."""
+    cache = CountingCache()
+    EmbeddingIndex(embedder).generate(context(corpus, ledger, cache=cache))
+    formatting = (corpus / "click/formatting.py").read_text()
+    decorators = (corpus / "click/decorators.py").read_text()
+    steps = [
+        ({"click/formatting.py": formatting + "\n\ndef extra():\n    return 1\n"}, []),
+        ({"click/new_module.py": 'def brand_new(x):\n    """Double x."""\n    return 2 * x\n'}, []),
+        ({}, ["click/globals.py"]),
+        ({"click/decorating.py": decorators.replace("def ", "def  ", 1)}, ["click/decorators.py"]),
+    ]
+    for index, (changed, deleted) in enumerate(steps):
+        write(corpus, changed)
+        for name in deleted:
+            (corpus / name).unlink()
+        commit(corpus, f"step {index}")
+        scope = sorted(changed) + deleted
+        refreshed = EmbeddingIndex(embedder).generate(context(corpus, ledger, cache=cache, scope=scope))
+        fresh_db = Database(f"sqlite:///{tmp_path / f'fresh-{index}.db'}")
+        migrate.upgrade(fresh_db)
+        try:
+            fresh = EmbeddingIndex(embedder).generate(context(corpus, fresh_db, cache=CountingCache()))
+        finally:
+            fresh_db.dispose()
+        assert refreshed.entries[0].payload == fresh.entries[0].payload, f"step {index}"
+        assert refreshed.entries[0].source_hash == fresh.entries[0].source_hash
 
 
 def test_identical_content_in_another_repository_reuses_vectors(
