@@ -85,6 +85,39 @@ def _served(db: Database, artifacts: set[str]) -> dict[tuple[str, str], dict[str
     }
 
 
+def assert_serves_a_fresh_build(
+    ledger: Database, corpus: Path, tmp_path: Path, head: str, label: str, artifacts: set[str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Build `head` from scratch in an empty SQLite ledger and check that `ledger` serves exactly
+    that (entries and contents, commit ids aside); return what the fresh build serves."""
+    incremental = _served(ledger, artifacts)
+    slug = "fresh-" + "".join(c if c.isalnum() else "-" for c in label)
+    fresh_db = Database(f"sqlite:///{tmp_path / slug}.db")
+    migrate.upgrade(fresh_db)
+    fresh_settings = _settings(tmp_path, fresh_db, slug)
+    connected = connect(fresh_db, fresh_settings, str(corpus), name="click")
+    _run_all(fresh_db, fresh_settings)
+    # A commit summarizes the files it touched even when they are not key files: build those too.
+    touched = sorted(
+        path for kind, path in incremental if kind == "file_summary" and path
+        and ("file_summary", path) not in _served(fresh_db, {"file_summary"})
+    )  # fmt: skip
+    if touched:
+        enqueue_artifacts(
+            fresh_db, connected.repo, head, ["file_summary"], Trigger.MANUAL, "replay", scope=tuple(touched)
+        )
+        _run_all(fresh_db, fresh_settings)
+    full = _served(fresh_db, artifacts)
+    fresh_db.dispose()
+    assert sorted(incremental) == sorted(full), (
+        f"{label}: different entries",
+        sorted(set(incremental) ^ set(full)),
+    )
+    for key, payload in full.items():
+        assert incremental[key] == payload, f"{label}: {key} differs from a fresh build"
+    return full
+
+
 def _top_level_functions(source: str) -> list[ast.FunctionDef]:
     try:
         tree = ast.parse(source)
@@ -199,38 +232,8 @@ def test_incremental_refreshes_serve_what_a_fresh_build_of_each_commit_serves(
         commit_trigger.record(ledger, settings, "click", sha=head, branch="main", source="replay")
         assert [p.commit for p in commit_trigger.plan_due(ledger, settings, actor="replay")] == [head]
         _run_all(ledger, settings)
-        incremental = _served(ledger, artifacts)
-
-        fresh_db = Database(f"sqlite:///{tmp_path / f'fresh-{index}.db'}")
-        migrate.upgrade(fresh_db)
-        fresh_settings = _settings(tmp_path, fresh_db, f"fresh-{index}")
-        connected = connect(fresh_db, fresh_settings, str(corpus), name="click")
-        _run_all(fresh_db, fresh_settings)
-        # A commit summarizes the files it touched even when they are not key files: build those too.
-        touched = sorted(
-            path for kind, path in incremental if kind == "file_summary" and path
-            and ("file_summary", path) not in _served(fresh_db, {"file_summary"})
-        )  # fmt: skip
-        if touched:
-            enqueue_artifacts(
-                fresh_db,
-                connected.repo,
-                head,
-                ["file_summary"],
-                Trigger.MANUAL,
-                "replay",
-                scope=tuple(touched),
-            )
-            _run_all(fresh_db, fresh_settings)
-        full = _served(fresh_db, artifacts)
-        fresh_db.dispose()
-
-        assert sorted(incremental) == sorted(full), (
-            f"commit {index}: different entries",
-            sorted(set(incremental) ^ set(full)),
-        )
+        full = assert_serves_a_fresh_build(ledger, corpus, tmp_path, head, f"commit {index}", artifacts)
         for key, payload in full.items():
-            assert incremental[key] == payload, f"commit {index}: {key} differs from a fresh build"
             if key[1] == "":
                 versions.setdefault(key[0], set()).add(json.dumps(payload, sort_keys=True))
 

@@ -92,7 +92,7 @@ def _focus(params: dict[str, Any]) -> list[str]:
 
 class RepoMap:
     artifact_type = "repo_map"
-    version = "3"
+    version = "4"
 
     def kind_of(self, path: str) -> str | None:
         """Every file: its size and line count are in the tree; code and key texts are also tagged."""
@@ -199,10 +199,9 @@ class RepoMap:
             (d for d in dirs.values() if d.path and d.path.count("/") <= 1),
             key=lambda d: (-d.lines, d.path),
         )[:15]
-        header = (
-            f"{ctx.repo_name} @ {ctx.commit[:12]} ({ctx.branch}): {root.files} files, "
-            f"{human(root.lines)} lines"
-        )
+        # No repository, branch or commit here: the entry is shared by every one with this tree
+        # (a revert, a merge keeping a parent's tree, a fork), and the lookup says which was asked.
+        header = f"{root.files} files, {human(root.lines)} lines"
         ranking = rank_files(tags, focus)
         important = important_files(f["path"] for f in files if f["kind"] != "symlink")[:MAX_IMPORTANT]
         by_rank = sorted(ranking.ranks, key=lambda p: (-ranking.ranks[p], p))
