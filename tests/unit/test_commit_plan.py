@@ -9,7 +9,6 @@ from dulwich.repo import Repo
 
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts.classify import is_ci_config, is_manifest, is_test_file
-from warmer.artifacts.dependencies.planning import import_lines
 from warmer.git.diff import tree_diff
 from warmer.settings import ALL_COMMIT_ARTIFACTS
 from warmer.triggers.commit_plan import CommitPlan, plan_commit
@@ -124,13 +123,3 @@ def test_only_configured_artifacts_are_planned(repo: Path) -> None:
 )
 def test_path_classes(path: str, manifest: bool, test: bool, ci: bool) -> None:
     assert (is_manifest(path), is_test_file(path), is_ci_config(path)) == (manifest, test, ci)
-
-
-def test_import_lines_ignore_bodies_and_whitespace() -> None:
-    a = b"import os\nfrom x import  y\n\ndef f():\n    return 1\n"
-    b = b"import os\nfrom x import y\n\ndef f():\n    return 2  # changed\n"
-    assert import_lines(a) == import_lines(b)
-    assert import_lines(b'const x = require("./x")\n#include <stdio.h>\n') == {
-        b'const x = require("./x")',
-        b"#include <stdio.h>",
-    }

@@ -140,7 +140,9 @@ class DependencyGraph:
         return kind_of(path)
 
     def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
-        return dependency_refresh(self.kind_of, changes, read_blob)
+        return dependency_refresh(
+            self.kind_of, changes, read_blob, lambda kind, data: extract(kind, data, DEFAULT_MAX_FILE_BYTES)
+        )
 
     def slices(self, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """One module's neighbourhood (`?path=`): what it imports, who imports it, what did not resolve."""

@@ -2,39 +2,36 @@
 structure changed", narrowed from "any file it reads changed".
 
 A manifest or any non-code file it reads (a lockfile, a tsconfig) changing always counts, as does a
-source file entering or leaving the graph. A source file edited in place counts only when its
-import-like lines changed: the regex is a conservative superset of every language's import syntax
-the extractors read, so an edit it calls import-free cannot change an extract. A property test
-(tests/unit/test_refresh_rules.py) holds this against fresh builds of real code.
+source file entering or leaving the graph. A source file edited in place counts only when what the
+extractor reads from it changed: the planner runs the extractor itself on the file's two versions
+(a commit's few files, milliseconds), so no second definition of "an import" can disagree with it.
+A regex over import-like lines did: a random edit opening a string in real code changed the
+extract (a syntax error) and not the lines (tests/unit/test_dependency_planning.py).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from warmer.artifacts.classify import is_source
 from warmer.artifacts.relevance import KindOf, ReadBlob, Refresh, changed_inputs, summarize
 from warmer.git.diff import ChangeKind, PathChange
 
-_IMPORT_LINE = re.compile(
-    rb"^\s*(import\s|from\s+\S+\s+import\s|export\s.*\sfrom\s|#\s*include\s|use\s|using\s"
-    rb"|require(_relative)?[\s(]|package\s|mod\s|@import\s)|\brequire\s*\(|\bimport\s*\("
-)
+ReadExtract = Callable[[str, bytes], dict[str, Any]]
 
 
-def import_lines(data: bytes) -> set[bytes]:
-    """The import-like statements of a file, whitespace-normalized (a conservative superset)."""
-    return {b" ".join(line.split()) for line in data.splitlines() if _IMPORT_LINE.search(line)}
-
-
-def imports_changed(change: PathChange, read_blob: ReadBlob) -> bool:
-    """Whether an edit in place changed a file's import-like lines."""
+def extract_changed(kind: str, change: PathChange, read_blob: ReadBlob, read_extract: ReadExtract) -> bool:
+    """Whether an edit in place changed what the extractor reads from the file (its size aside)."""
     assert change.old_blob is not None and change.new_blob is not None
-    return import_lines(read_blob(change.old_blob)) != import_lines(read_blob(change.new_blob))
+    before = read_extract(kind, read_blob(change.old_blob))
+    after = read_extract(kind, read_blob(change.new_blob))
+    return {k: v for k, v in before.items() if k != "size"} != {k: v for k, v in after.items() if k != "size"}
 
 
-def dependency_refresh(kind_of: KindOf, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
+def dependency_refresh(
+    kind_of: KindOf, changes: Sequence[PathChange], read_blob: ReadBlob, read_extract: ReadExtract
+) -> Refresh | None:
     manifests: list[str] = []
     moved: list[str] = []
     imports: list[str] = []
@@ -42,7 +39,7 @@ def dependency_refresh(kind_of: KindOf, changes: Sequence[PathChange], read_blob
         edited_source = change.kind == ChangeKind.MODIFIED and is_source(change.path)
         if not edited_source:
             (moved if is_source(change.path) else manifests).append(change.path)
-        elif imports_changed(change, read_blob):
+        elif extract_changed(kind_of(change.path) or "", change, read_blob, read_extract):
             imports.append(change.path)
     if not (manifests or moved or imports):
         return None

@@ -33,7 +33,7 @@ from warmer.artifacts.file_summary.roles import (
     language_label,
     role_of,
 )
-from warmer.artifacts.recent_change.impact import import_kind, reverse_imports, tests_reached
+from warmer.artifacts.recent_change.impact import import_kind, read_imports, reverse_imports, tests_reached
 from warmer.artifacts.relevance import ReadBlob, Refresh, per_file_refresh
 from warmer.git.diff import PathChange, tree_diff
 
@@ -63,7 +63,7 @@ class FileSummary:
         """The product page's rule: only for the files the commit added, modified, renamed or removed;
         every key file when the import structure changed, since each summary says who uses the file
         and which tests reach it (only summaries that came out different are written)."""
-        usage = dependency_refresh(import_kind, changes, read_blob)
+        usage = dependency_refresh(import_kind, changes, read_blob, read_imports)
         if usage is not None:
             return Refresh(None, f"who imports what changed ({usage.reason})")
         return per_file_refresh(self.kind_of, changes)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Callable
+from typing import Any
 
 from warmer.artifacts.base import GenerationContext
+from warmer.artifacts.dependencies import DEFAULT_MAX_FILE_BYTES
 from warmer.artifacts.dependencies import extract as extract_imports
 from warmer.artifacts.dependencies import kind_of as dependency_kind
 from warmer.artifacts.dependencies.js_imports import resolve_js
@@ -25,6 +27,11 @@ def import_kind(path: str) -> str | None:
     """The files the reverse import graph reads (Python and JS/TS sources), under their own kinds."""
     kind = dependency_kind(path)
     return PREFIX + kind if kind in ("python", "js") else None
+
+
+def read_imports(kind: str, data: bytes) -> dict[str, Any]:
+    """The extract of one of `import_kind`'s kinds (for planning: compare two versions of a file)."""
+    return extract_imports(kind[len(PREFIX) :], data, DEFAULT_MAX_FILE_BYTES)
 
 
 def reverse_imports(ctx: GenerationContext, max_bytes: int, also_modules: set[str]) -> dict[str, set[str]]:
