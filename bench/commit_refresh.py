@@ -8,7 +8,8 @@ and warmed once (that fills the per-blob extract caches, as in production).
 Then, per round, one file gets a new function and is committed; the clock runs
 from `record` (the commit trigger: fetch, debounce window closed at once) through
 planning (tree diff, artifact selection) and running every planned job with the
-in-process runner, to the moment the new entries are served. The Celery hop is
+in-process runner, to the moment the new entries are served; after each round every
+whole-repository artifact (embedding_index included) must be served at the new head, not stale. The Celery hop is
 left out (one message per job; see ledger_throughput.py for that cost). The tree diff
 alone is compared with `git diff-tree -r` on the same trees.
 """
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dulwich.repo import Repo  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from tests.support import services  # noqa: E402
 from tests.support.gitrepo import commit, git, repo_from_tree  # noqa: E402
@@ -36,12 +38,16 @@ from warmer.cache.lookup import lookup  # noqa: E402
 from warmer.git.diff import tree_diff  # noqa: E402
 from warmer.ledger import migrate  # noqa: E402
 from warmer.ledger.db import Database  # noqa: E402
+from warmer.ledger.models import Job  # noqa: E402
 from warmer.settings import load_settings  # noqa: E402
 from warmer.triggers import commit as commit_trigger  # noqa: E402
 from warmer.triggers.connect import connect  # noqa: E402
 from warmer.worker.inline import run_jobs  # noqa: E402
 
 CORPORA = {"large": "sqlalchemy", "small": "sortedcontainers"}
+# Served at path "" (symbol_index's manifest among them); checked fresh after every round.
+WHOLE = ["repo_map", "symbol_index", "dependency_graph", "test_map", "api_inventory", "embedding_index",
+         "recent_change_summary"]  # fmt: skip
 # Files of the same size (2,646 and 2,642 lines): what a change costs depends on the file changed;
 # the question is whether it also depends on the size of the repository around it.
 EDITED = {"large": "sqlalchemy/engine/default.py", "small": "sortedcontainers/sortedlist.py"}
@@ -71,7 +77,20 @@ def refresh_once(
     elapsed = time.perf_counter() - started
     summary = lookup(db, name, "file_summary", task_type="bench", path=EDITED[name])
     assert summary.hit and summary.commit == head, "the file's summary was not refreshed"
+    # Every whole-repository artifact the branch serves is at the new head, none stale.
+    for artifact in WHOLE:
+        found = lookup(db, name, artifact, task_type="bench")
+        assert found.hit and not found.stale and found.head == head, f"{artifact} is not fresh at the head"
     artifacts = sorted({a for p in planned for a in p.reasons})
+    with db.session() as session:
+        ran = session.execute(
+            select(Job.artifact_type, Job.started_at, Job.finished_at).where(Job.id.in_(jobs))
+        ).all()
+    spent = ", ".join(
+        f"{row.artifact_type} {(row.finished_at - row.started_at).total_seconds():.2f}"
+        for row in sorted(ran, key=lambda r: r.started_at)
+    )
+    print(f"  {name} round {round_no}: {elapsed:.3f} s; job run times (s): {spent}")
     return elapsed, artifacts
 
 
