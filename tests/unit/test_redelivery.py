@@ -11,6 +11,7 @@ import signal
 import time
 from collections.abc import Iterator
 
+import kombu.pools
 import pytest
 import redis
 from celery import Celery
@@ -185,9 +186,13 @@ def amqp_app() -> Iterator[Celery]:
                 queue.bind(conn.default_channel).declare()
                 queue.bind(conn.default_channel).purge()
 
+    # Celery's producers come from kombu's process-wide pools, keyed by the broker URL: a connection
+    # an earlier test left idle there for minutes was reset by the broker when this test reused it.
+    kombu.pools.reset()
     purge()
     yield _app(AMQP_URL)
     purge()
+    kombu.pools.reset()
 
 
 def test_on_rabbitmq_the_missing_messages_are_published_again(amqp_app: Celery, db: Database) -> None:
