@@ -30,6 +30,8 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     config.write_text("")
     monkeypatch.setenv("WARMER_CONFIG", str(config))
     monkeypatch.delenv("WARMER_ARTIFACT_MODULES", raising=False)
+    # Commands answer from the ledger in-process; the resident server's own tests turn it on.
+    monkeypatch.setenv("WARMER_RESIDENT", "0")
 
 
 @pytest.fixture

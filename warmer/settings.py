@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from warmer.data_dir import default_data_dir
 from warmer.ledger.db import normalize_database_url
 
 ENV_PREFIX = "KEEPTRUSTS_CACHE_WARMER_"
@@ -169,13 +170,6 @@ _WORKER_ENV_KEYS = {
     "RETAIN_LOOKUPS_HOURS": "retain_lookups_hours",
     "RETENTION_INTERVAL_SECS": "retention_interval_secs",
 }
-
-
-def default_data_dir(env: Mapping[str, str]) -> Path:
-    if env.get("WARMER_DATA_DIR"):
-        return Path(env["WARMER_DATA_DIR"]).expanduser()
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "warmer"
 
 
 def _sentence(message: str) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from warmer.cli import cli, user_errors
-from warmer.cli.remote import SERVER_ENV, ask
+from warmer.cli.remote import SERVER_ENV, ask_or_none
 
 if TYPE_CHECKING:
     from warmer.triggers.plan import Planned
@@ -73,8 +73,9 @@ def full_warm(repo: str) -> None:
 @user_errors
 def get(repo: str, artifact: str, path: str, task_type: str, server: str | None) -> None:
     """Print a cache entry as JSON; exit 1 on a miss (which is recorded)."""
-    if server:
-        hit, found = ask(server, repo, f"artifacts/{artifact}", {"path": path, "task_type": task_type})
+    answered = ask_or_none(server, repo, f"artifacts/{artifact}", {"path": path, "task_type": task_type})
+    if answered is not None:
+        hit, found = answered
     else:
         from warmer.cache import agent_api
         from warmer.cli.context import open_ledger

@@ -2,7 +2,8 @@
 
 Exit statuses as rg's: 0 when something matched, 1 when nothing did or the index is not there yet
 (a recorded miss), 2 for bad input. With `--server` (or WARMER_SERVER_URL) the question goes to a
-running `warmer serve`, whose embedding model stays loaded between questions.
+running `warmer serve`, whose embedding model stays loaded between questions; without one, to the
+CLI's resident server (resident.py) once it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 
 from warmer.cli import cli, user_errors
 from warmer.cli.output import print_json, table
-from warmer.cli.remote import SERVER_ENV, ask
+from warmer.cli.remote import SERVER_ENV, ask_or_none
 
 SERVER_OPTION = click.option(
     "--server", envvar=SERVER_ENV, metavar="URL",
@@ -94,9 +95,10 @@ def search(repo: str, query: str, k: int, task_type: str, as_json: bool, server:
 
 
 def _remote_or_local(server: str | None, repo: str, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The server's answer when one is named, else the same look-up on this host's ledger."""
-    if server:
-        return ask(server, repo, endpoint, params)[1]
+    """The server's (or the resident's) answer, else the same look-up on this host's ledger."""
+    answered = ask_or_none(server, repo, endpoint, params)
+    if answered is not None:
+        return answered[1]
     from warmer.cache import agent_api
     from warmer.cli.context import open_ledger
 
