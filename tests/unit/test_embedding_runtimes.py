@@ -70,6 +70,18 @@ def test_batching_and_order_do_not_change_vectors(texts: list[str]) -> None:
     assert encoder.embed([]).shape == (0, 384)
 
 
+def test_an_int8_vector_is_a_function_of_its_text_alone(texts: list[str]) -> None:
+    """Vectors are stored by chunk hash, so the default int8 encoder must give a text the same vector
+    whatever else it is embedded with; in batches int8's per-batch activation scale moves it."""
+    default = OnnxSentenceEncoder(precision="int8")
+    first = default.embed(texts[:24])
+    np.testing.assert_array_equal(default.embed(texts[:24][::-1])[::-1], first)
+    np.testing.assert_array_equal(default.embed(texts[12:24] + texts[30:40])[:12], first[12:])
+    batched = OnnxSentenceEncoder(precision="int8", batch_size=16)
+    assert batched.model_id == default.model_id + "-batch16"  # its vectors are not interchangeable
+    assert (batched.embed(texts[:24]) * first).sum(axis=1).min() < 0.9999  # and they do differ
+
+
 def test_model_ids_name_the_runtime_and_precision() -> None:
     ids = {
         embedder_from_env({}).model_id,

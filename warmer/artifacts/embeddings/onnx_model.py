@@ -2,10 +2,17 @@
 
 The graph is exported from the packaged weights on first use (`onnx_export.py`, once per machine) and
 returns unit vectors. Texts are tokenized in one call, sorted by token count and cut into batches padded
-to their longest member, so a batch wastes little on padding; results come back in input order.
+to their longest member; results come back in input order.
+
+One text per run by default: int8 quantizes activations with one scale per batch tensor, so in a
+batch of 16 a text's vector moved with its batch-mates (cosine as low as 0.984 against the same text
+embedded alone), and a vector stored by its chunk hash must be a function of the text. Batch 1 was
+also the fastest in bench/embeddings.py's sweep (228 chunks/s against 195 for batch 16, 2 threads):
+no padding.
 
 Its `model_id` names the runtime and precision (`local/all-MiniLM-L6-v2/384/onnx-int8`): vectors are
-stored under it, so int8 vectors never stand in for fp32 or torch ones.
+stored under it, so int8 vectors never stand in for fp32 or torch ones; int8 in larger batches is
+named apart (`onnx-int8-batch16`), its vectors depending on the batch.
 """
 
 from __future__ import annotations
@@ -34,8 +41,8 @@ ONNX_MESSAGE = (
     "the ONNX embedder needs onnxruntime and onnx (pip install 'warmer[embeddings]'); "
     "WARMER_EMBEDDINGS_RUNTIME=torch uses the torch model instead"
 )
-# Texts per ONNX Runtime call, length-sorted: measured in bench/embeddings.py (see the README).
-ONNX_BATCH_SIZE = 16
+# Texts per ONNX Runtime call: measured in bench/embeddings.py (see the module's docstring).
+ONNX_BATCH_SIZE = 1
 
 _sessions: dict[tuple[str, int], Any] = {}
 _sessions_lock = threading.Lock()
@@ -82,7 +89,8 @@ class OnnxSentenceEncoder:
         self.batch_size = batch_size
         self.cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
         self.dim = configured_dim(self.model_dir)
-        self.model_id = f"local/{self.name}/{self.dim}/onnx-{precision}"
+        batched = f"-batch{batch_size}" if precision == "int8" and batch_size > 1 else ""
+        self.model_id = f"local/{self.name}/{self.dim}/onnx-{precision}{batched}"
         self._tokenizer: Any = None
 
     def __repr__(self) -> str:
