@@ -23,6 +23,7 @@ import click
 import numpy as np
 import pytest
 
+from tests.support.embedding import RecordingEmbedder
 from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, make_repo, write
 from warmer.artifacts.base import GenerationContext, PermanentError
@@ -45,22 +46,6 @@ from warmer.ledger.db import Database
 
 CLICK_FILES = ["formatting.py", "decorators.py", "exceptions.py", "_textwrap.py", "globals.py"]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class RecordingEmbedder:
-    """The real model behind a memo, recording every text the generator asked to embed."""
-
-    def __init__(self, model: Embedder, memo: dict[str, np.ndarray]) -> None:
-        self.model, self.memo = model, memo
-        self.model_id, self.dim = model.model_id, model.dim
-        self.requested: list[str] = []
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        self.requested.extend(texts)
-        new = [t for t in dict.fromkeys(texts) if t not in self.memo]
-        if new:
-            self.memo.update(zip(new, self.model.embed(new), strict=True))
-        return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
 
 @pytest.fixture(scope="module")

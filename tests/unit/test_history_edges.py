@@ -13,13 +13,7 @@ import click
 import pytest
 
 from tests.support.gitrepo import commit, git, repo_from_tree
-from tests.unit.test_incremental_replay import (
-    SERVED,
-    _run_all,
-    _served,
-    _settings,
-    assert_serves_a_fresh_build,
-)
+from tests.support.replay import SERVED, assert_serves_a_fresh_build, replay_settings, run_all, served
 from warmer.cache.agent_api import get
 from warmer.ledger.db import Database
 from warmer.settings import Settings
@@ -32,16 +26,16 @@ ARTIFACTS = set(SERVED) - {"recent_change_summary"}
 @pytest.fixture
 def warmed(ledger: Database, tmp_path: Path) -> tuple[Database, Settings, Path]:
     repo = repo_from_tree(Path(click.__file__).parent, tmp_path / "click-edges")
-    settings = _settings(tmp_path, ledger, "edges")
+    settings = replay_settings(tmp_path, ledger, "edges")
     connect(ledger, settings, str(repo), name="click")
-    _run_all(ledger, settings)
+    run_all(ledger, settings)
     return ledger, settings, repo
 
 
 def _push(db: Database, settings: Settings, sha: str) -> None:
     commit_trigger.record(db, settings, "click", sha=sha, branch="main", source="test")
     assert [plan.commit for plan in commit_trigger.plan_due(db, settings, actor="test")] == [sha]
-    _run_all(db, settings)
+    run_all(db, settings)
 
 
 def _summary(db: Database) -> dict:
@@ -120,8 +114,8 @@ def test_a_rename_with_an_edit_and_a_deleted_folder(
     shutil.rmtree(repo / "click" / "extra")
     deleted = commit(repo, "delete the package")
     _push(db, settings, deleted)
-    served = _served(db, {"symbol_index", "file_summary"})
-    assert not [path for _kind, path in served if path.startswith("click/extra/")]
+    now_served = served(db, {"symbol_index", "file_summary"})
+    assert not [path for _kind, path in now_served if path.startswith("click/extra/")]
     assert_serves_a_fresh_build(db, repo, tmp_path, deleted, "deleted folder", ARTIFACTS)
 
 
@@ -136,7 +130,7 @@ def test_a_burst_collapsed_by_the_debounce_window_serves_the_final_tree(
         heads.append(commit(repo, f"burst {index}"))
         commit_trigger.record(db, settings, "click", sha=heads[-1], branch="main", source="test")
     assert [plan.commit for plan in commit_trigger.plan_due(db, settings, actor="test")] == [heads[-1]]
-    _run_all(db, settings)
+    run_all(db, settings)
     assert_serves_a_fresh_build(db, repo, tmp_path, heads[-1], "burst", ARTIFACTS)
 
 

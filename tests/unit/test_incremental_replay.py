@@ -15,107 +15,20 @@ import json
 import random
 import shutil
 from pathlib import Path
-from typing import Any
 
 import click
 import pytest
-from sqlalchemy import select
 
 from tests.support.gitrepo import commit, git, repo_from_tree
-from warmer.ledger import migrate
+from tests.support.replay import SERVED, assert_serves_a_fresh_build, replay_settings, run_all
 from warmer.ledger.db import Database
-from warmer.ledger.models import CacheEntry, CacheRef, Job, JobStatus, Trigger
-from warmer.settings import ALL_COMMIT_ARTIFACTS, ALL_CONNECT_ARTIFACTS, Settings, load_settings
 from warmer.triggers import commit as commit_trigger
 from warmer.triggers.connect import connect
-from warmer.triggers.plan import enqueue_artifacts
-from warmer.worker.inline import run_jobs
 
 COMMITS = 6
-# Every artifact a branch serves, refreshed by commits (on_commit.keep_all_fresh, the default), but
-# embedding_index: a from-scratch build per commit would embed the whole corpus again each time
-# (test_embedding_index.py::test_commits_refreshed_in_place_equal_a_from_scratch_build replays
-# commits for it on a smaller corpus).
-SERVED = [a for a in dict.fromkeys([*ALL_CONNECT_ARTIFACTS, *ALL_COMMIT_ARTIFACTS]) if a != "embedding_index"]
-# Identify the commit an entry was built at, not its content: an artifact a commit did not need to
-# refresh keeps its older commit id while its content must still equal the fresh build's.
-_COMMIT_FIELDS = {"commit", "tree", "base_commit"}
-
-
-def _settings(tmp_path: Path, db: Database, name: str) -> Settings:
-    config = tmp_path / f"{name}.yaml"
-    artifacts = ", ".join(SERVED)
-    config.write_text(
-        "engineering_cache:\n  warmers:\n"
-        f"    on_connect:\n      artifacts: [{artifacts}]\n"
-        "    on_commit:\n      debounce_seconds: 0\n"
-    )
-    return load_settings(
-        {
-            "WARMER_CONFIG": str(config),
-            "WARMER_DATA_DIR": str(tmp_path / f"{name}-data"),
-            "DATABASE_URL": db.url,
-        }
-    )
-
-
-def _run_all(db: Database, settings: Settings) -> None:
-    with db.session() as session:
-        queued = session.execute(select(Job.id).where(Job.status == JobStatus.QUEUED)).scalars().all()
-    run_jobs(db, settings, queued, "replay")
-    with db.session() as session:
-        failed = session.execute(
-            select(Job.artifact_type, Job.error).where(Job.status == JobStatus.FAILED)
-        ).all()
-    assert failed == []
-
-
-def _served(db: Database, artifacts: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(artifact type, path) → payload without the commit ids, for what the branch serves now."""
-    with db.session() as session:
-        rows = session.execute(
-            select(CacheRef.artifact_type, CacheRef.path, CacheEntry.payload).join(
-                CacheEntry, CacheEntry.key == CacheRef.entry_key
-            )
-        ).all()
-    return {
-        (row.artifact_type, row.path): {k: v for k, v in row.payload.items() if k not in _COMMIT_FIELDS}
-        for row in rows
-        if row.artifact_type in artifacts
-    }
-
-
-def assert_serves_a_fresh_build(
-    ledger: Database, corpus: Path, tmp_path: Path, head: str, label: str, artifacts: set[str]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Build `head` from scratch in an empty SQLite ledger and check that `ledger` serves exactly
-    that (entries and contents, commit ids aside); return what the fresh build serves."""
-    incremental = _served(ledger, artifacts)
-    slug = "fresh-" + "".join(c if c.isalnum() else "-" for c in label)
-    fresh_db = Database(f"sqlite:///{tmp_path / slug}.db")
-    migrate.upgrade(fresh_db)
-    fresh_settings = _settings(tmp_path, fresh_db, slug)
-    connected = connect(fresh_db, fresh_settings, str(corpus), name="click")
-    _run_all(fresh_db, fresh_settings)
-    # A commit summarizes the files it touched even when they are not key files: build those too.
-    touched = sorted(
-        path for kind, path in incremental if kind == "file_summary" and path
-        and ("file_summary", path) not in _served(fresh_db, {"file_summary"})
-    )  # fmt: skip
-    if touched:
-        enqueue_artifacts(
-            fresh_db, connected.repo, head, ["file_summary"], Trigger.MANUAL, "replay", scope=tuple(touched)
-        )
-        _run_all(fresh_db, fresh_settings)
-    full = _served(fresh_db, artifacts)
-    fresh_db.dispose()
-    assert sorted(incremental) == sorted(full), (
-        f"{label}: different entries",
-        sorted(set(incremental) ^ set(full)),
-    )
-    for key, payload in full.items():
-        assert incremental[key] == payload, f"{label}: {key} differs from a fresh build"
-    return full
+# embedding_index is replayed on a smaller corpus (test_embedding_index.py::
+# test_commits_refreshed_in_place_equal_a_from_scratch_build) and on real releases through a worker
+# (tests/integration/test_release_replay.py).
 
 
 def _top_level_functions(source: str) -> list[ast.FunctionDef]:
@@ -220,9 +133,9 @@ def corpus(tmp_path: Path) -> Path:
 def test_incremental_refreshes_serve_what_a_fresh_build_of_each_commit_serves(
     ledger: Database, corpus: Path, tmp_path: Path
 ) -> None:
-    settings = _settings(tmp_path, ledger, "incremental")
+    settings = replay_settings(tmp_path, ledger, "incremental")
     connect(ledger, settings, str(corpus), name="click")
-    _run_all(ledger, settings)
+    run_all(ledger, settings)
     history = History(corpus, random.Random(20261122))
     versions: dict[str, set[str]] = {}  # artifact type → distinct whole-repository contents seen
     artifacts = set(SERVED) - {"recent_change_summary"}  # per commit by definition
@@ -231,7 +144,7 @@ def test_incremental_refreshes_serve_what_a_fresh_build_of_each_commit_serves(
         head = history.step(index)
         commit_trigger.record(ledger, settings, "click", sha=head, branch="main", source="replay")
         assert [p.commit for p in commit_trigger.plan_due(ledger, settings, actor="replay")] == [head]
-        _run_all(ledger, settings)
+        run_all(ledger, settings)
         full = assert_serves_a_fresh_build(ledger, corpus, tmp_path, head, f"commit {index}", artifacts)
         for key, payload in full.items():
             if key[1] == "":
