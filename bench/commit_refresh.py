@@ -73,7 +73,10 @@ def refresh_once(
     commit_trigger.record(db, settings, name, sha=head, branch="main", source="bench")  # type: ignore[arg-type]
     planned = commit_trigger.plan_due(db, settings, actor="bench")  # type: ignore[arg-type]
     jobs = [job.job_id for p in planned for job in p.jobs if job.created]
-    run_jobs(db, settings, jobs, "bench")  # type: ignore[arg-type]
+    counts: dict[int, dict[str, int]] = {}
+    run_jobs(
+        db, settings, jobs, "bench", lambda report: counts.__setitem__(report.job_id, report.calls or {})
+    )  # type: ignore[arg-type]
     elapsed = time.perf_counter() - started
     summary = lookup(db, name, "file_summary", task_type="bench", path=EDITED[name])
     assert summary.hit and summary.commit == head, "the file's summary was not refreshed"
@@ -84,13 +87,23 @@ def refresh_once(
     artifacts = sorted({a for p in planned for a in p.reasons})
     with db.session() as session:
         ran = session.execute(
-            select(Job.artifact_type, Job.started_at, Job.finished_at).where(Job.id.in_(jobs))
+            select(Job.id, Job.artifact_type, Job.started_at, Job.finished_at).where(Job.id.in_(jobs))
         ).all()
     spent = ", ".join(
         f"{row.artifact_type} {(row.finished_at - row.started_at).total_seconds():.2f}"
         for row in sorted(ran, key=lambda r: r.started_at)
     )
+    # What the jobs recomputed: one file changed, so one blob per extracting generator and that
+    # file's new chunks; everything else reused.
+    extracted = {
+        row.artifact_type: counts[row.id].get("extracted") for row in ran if "extracted" in counts[row.id]
+    }
+    embedded = sum(c.get("chunks_embedded", 0) for c in counts.values())
     print(f"  {name} round {round_no}: {elapsed:.3f} s; job run times (s): {spent}")
+    print(f"    blobs re-extracted per job: {extracted}; chunks re-embedded: {embedded}")
+    assert all(n is not None and n <= 1 for n in extracted.values()), (
+        "re-extracted more than the changed file"
+    )
     return elapsed, artifacts
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 import pytest
 
+from tests.support.corpora import git_repo_of, pypi_sdist
 from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts.base import ArtifactResult
@@ -47,7 +48,7 @@ def test_click_core_is_a_library_with_its_main_classes(
     click_corpus: Path, click_result: ArtifactResult
 ) -> None:
     core = by_path(click_result)["click/core.py"]
-    assert core["artifact_type"] == "file_summary" and core["generator_version"] == "3"
+    assert core["artifact_type"] == "file_summary" and core["generator_version"] == "4"
     assert core["role"] == "library" and core["language"] == "python"
     assert core["blob"] == blob_of(click_corpus, "click/core.py")
     names = [s["name"] for s in core["main_symbols"]]
@@ -257,6 +258,20 @@ def test_max_files_caps_and_reports_the_count(roles_repo: Path) -> None:
     assert len(index["files"]) == 3 and index["truncated"] == len(full) - 3
     assert all("/" not in path for path in index["files"])  # top-level files are kept first
     assert len(capped.entries) == 4
+
+
+def test_a_capped_connect_keeps_the_projects_own_source_before_its_tests(tmp_path: Path) -> None:
+    """Flask 3.0.3's sdist: more key files under tests/ and examples/ than in src/flask. A cap that
+    leaves room for the top-level files and the package keeps every src/flask module, no test."""
+    repo = git_repo_of(pypi_sdist("flask", "3.0.3"), tmp_path / "flask")
+    everything = by_path(run(repo))[""]["files"]
+    package = [p for p in everything if p.startswith("src/flask/")]
+    tests = [p for p in everything if p.startswith("tests/")]
+    top = [p for p in everything if "/" not in p]
+    assert len(tests) > len(package) > 20  # the cap used to fill shallowest-first: tests/ before src/flask/
+    index = by_path(run(repo, params={"max_files": len(top) + len(package)}))[""]
+    assert set(index["files"]) == set(top) | set(package)
+    assert index["truncated"] == len(everything) - len(top) - len(package)
 
 
 # --- commit scope, skipped files -----------------------------------------------------------------

@@ -48,7 +48,7 @@ __all__ = ["DeterministicSummarizer", "FileSummary", "Summarizer"]
 
 class FileSummary:
     artifact_type = "file_summary"
-    version = "3"
+    version = "4"  # 4: a capped connect keeps the project's own source first
 
     def __init__(self, summarizer: Summarizer | None = None) -> None:
         self.summarizer: Summarizer = summarizer or summarizer_from_env() or DeterministicSummarizer()

@@ -17,8 +17,10 @@ from typing import Any, Protocol
 
 from warmer.artifacts.classify import (
     is_ci_config,
+    is_generated,
     is_lockfile,
     is_manifest,
+    is_migration,
     is_source,
     is_test_file,
     is_vendored,
@@ -45,6 +47,8 @@ _BUILD_NAMES = frozenset(
 )  # fmt: skip
 _BUILD_PREFIXES = ("webpack.config.", "vite.config.", "rollup.config.", "esbuild.", "babel.config.")
 _DOC_DIRS = frozenset({"docs", "doc", "documentation"})
+# Top-level folders beside a project's own code: read less often than the code itself.
+_PERIPHERAL_DIRS = _DOC_DIRS | {"examples", "example", "samples", "benchmarks", "bench", "benches", "scripts"}
 _SCRIPT_DIRS = frozenset({"scripts", "script", "bin", "tools"})
 _MIGRATION_DIRS = frozenset({"migrations", "migration", "versions", "alembic"})
 _MODEL_NAMES = frozenset({"models.py", "model.py", "schema.py", "entities.py"})
@@ -85,9 +89,23 @@ def is_key_file(path: str) -> bool:
 
 
 def key_file_priority(path: str) -> tuple[int, int, str]:
-    """Which key files a capped connect keeps first: top-level files, then shallow source, by path."""
-    depth = len(PurePosixPath(path).parts)
-    return (0 if depth == 1 else 1, depth, path)
+    """Which key files a capped connect keeps first: top-level files and CI, then the project's own
+    source, then tests, docs and examples, then generated files and migrations; shallow first within
+    each, by path. On Django the cap used to fill with 1,606 files under tests/ while 511 of the 885
+    django/*.py modules, the ones agents ask about, got no summary."""
+    parts = PurePosixPath(path).parts
+    depth = len(parts)
+    peripheral = depth > 1 and parts[0] in _PERIPHERAL_DIRS
+    if depth == 1 or (is_ci_config(path) and not is_test_file(path) and not peripheral):
+        rank = 0
+    elif is_generated(path) or is_migration(path):
+        rank = 3
+    elif is_test_file(path) or peripheral:  # test folders' helpers and fixtures too
+        rank = 2
+    else:
+        rank = 1
+    return (rank, depth, path)
+
 
 
 def role_of(path: str, facts: dict[str, Any]) -> str:
