@@ -123,7 +123,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     indirect=True)` puts it on the local RabbitMQ instead, `["private"]` on servers of its own."""
     broker = getattr(request, "param", "redis")
     if broker == "private":
-        yield from _private_cluster(tmp_path)
+        yield from private_cluster(tmp_path)
         return
     pg_url = request.getfixturevalue("pg_url")
     broker_url = AMQP_TEST_URL if broker == "amqp" else services.REDIS_TEST_URL
@@ -138,7 +138,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
         _purge_amqp()
 
 
-def _private_cluster(tmp_path: Path) -> Iterator[Cluster]:
+def private_cluster(tmp_path: Path) -> Iterator[Cluster]:
     """Private Redis and Postgres on free ports, data in temporary directories, removed afterwards."""
     private_redis, private_pg = PrivateRedis().start(), PrivatePostgres()
     world: Cluster | None = None
