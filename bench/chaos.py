@@ -27,6 +27,7 @@ from tests.integration.conftest import WORKER_ENV, private_cluster  # noqa: E402
 from tests.support.chaos import ChaosPlan, run_chaos  # noqa: E402
 from tests.support.factories import add_repo  # noqa: E402
 from tests.support.gitrepo import git, make_repo  # noqa: E402
+from warmer.ledger import queries  # noqa: E402
 
 MAX_RECOVERY_SECS = 30.0
 
@@ -62,6 +63,20 @@ def main() -> None:
         report = run_chaos(cluster, repo, head, plan, work / "runs.log")
         for line in report.lines():
             print(line)
+        slow = [
+            f
+            for f in report.faults
+            if f.kind.startswith("kill") and (f.recovered_after or 0) > MAX_RECOVERY_SECS
+        ]
+        with cluster.db.session() as session:  # what the ledger saw of each slow recovery
+            for fault in slow:
+                for tag in fault.affected:
+                    print(f"  {fault.kind} at {fault.at:.1f} s, job {report.job_ids[int(tag)]}:")
+                    for event in queries.events(session, report.job_ids[int(tag)]):
+                        at = event.at.timestamp() - report.started_at
+                        print(
+                            f"    {at:7.1f} s {event.from_status} -> {event.to_status} {event.actor}: {event.detail}"
+                        )
         kills = report.kill_recoveries()
         bad = len(report.stuck) + len(report.failed) + len(report.completed_twice) + len(report.overlaps)
         print(f"target 0 lost/stuck/failed/twice/concurrent: {bad} {'MET' if bad == 0 else 'MISSED'}")

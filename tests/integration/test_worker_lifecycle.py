@@ -126,6 +126,29 @@ def test_kill9_mid_job_is_reclaimed_and_completed_by_another_worker(
     assert any("no session has held the job's lock" in d for d in details), details
 
 
+def test_a_main_process_killed_alone_takes_its_pool_processes_with_it(
+    cluster: Cluster, repo_in_ledger: tuple[Repository, str], tmp_path: Path
+) -> None:
+    """kill -9 of the main process only: its pool process, mid-job, does not live on as an orphan
+    holding the job's lock (billiard's pool process exits when its parent's pipe closes), which
+    would make the job wait out the stale threshold (20 s here, 120 s by default)."""
+    repo, head = repo_in_ledger
+    runs_file = tmp_path / "runs.txt"
+    doomed = cluster.worker("doomed", concurrency=1)
+    (child,) = doomed.pool_pids()
+    job_id = add_job(cluster.db, repo, commit=head, artifact_type="test_sleep",
+                     params={"seconds": 30, "runs_file": str(runs_file), "tag": "j"})  # fmt: skip
+    cluster.publish([job_id])
+    until(lambda: status_of(cluster, job_id) == JobStatus.RUNNING, 30, "the job to run")
+    cluster.worker("survivor", concurrency=1)
+    killed_at = time.time()
+    os.kill(doomed.pid, signal.SIGKILL)
+    until(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
+          5, "the orphaned pool process to die")  # fmt: skip
+    until(lambda: len([r for r in runs(runs_file) if r[0] == "start"]) == 2, 30, "the job to start again")
+    assert runs(runs_file)[-1][3] - killed_at < 10  # through the closed lock session, not the stale threshold
+
+
 def test_a_hung_worker_is_fenced_and_its_job_completed_once_elsewhere(
     cluster: Cluster, repo_in_ledger: tuple[Repository, str], tmp_path: Path
 ) -> None:

@@ -69,6 +69,8 @@ class ChaosReport:
     overlaps: list[str]
     faults: list[Fault]
     seconds: float
+    job_ids: list[int]  # by tag: tag n is job_ids[n]
+    started_at: float  # the epoch time fault times count from
 
     def kill_recoveries(self) -> list[float]:
         return [
@@ -91,6 +93,9 @@ class ChaosReport:
             shown.append(
                 f"kill -> cut-short runs running again: median {statistics.median(kills):.1f} s, max {max(kills):.1f} s"
             )
+            slowest = max((f for f in self.faults if f.kind.startswith("kill") and f.recovered_after is not None),
+                          key=lambda f: f.recovered_after or 0)  # fmt: skip
+            shown.append(f"slowest: {slowest.kind} at {slowest.at:.0f} s, cut short: {slowest.affected}")
         for fault in self.faults:
             if not fault.kind.startswith("kill"):
                 after = "never" if fault.recovered_after is None else f"{fault.recovered_after:.1f} s"
@@ -293,6 +298,8 @@ def _report(
         overlaps=_overlaps(runs_file, last_alive),
         faults=faults,
         seconds=time.time() - started,
+        job_ids=ids,
+        started_at=started,
     )
 
 
