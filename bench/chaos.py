@@ -6,9 +6,10 @@ restart and one Postgres crash, on a private Redis and Postgres this script star
 
 The workers run with the default clocks (heartbeat, stale threshold, poll interval), unless
 --fast-clocks gives them the test suite's. Printed beside the targets: lost or stuck 0, completed
-twice 0, run concurrently twice 0 (from the generator's own start/end log), and the time from each
-kill to the runs it cut short running again (target max <= 30 s at the defaults), and from each
-outage to the next job start. tests/integration/test_chaos.py runs the same at 1,500 jobs.
+twice 0, run concurrently twice 0 (from the generator's own start/end log); the time from each
+kill until the ledger has the jobs it cut short queued again with a new message (target max <= 30 s
+at the defaults) and until they run again (the same target; it adds the wait behind older jobs
+published again); and from each outage to the next job start. tests/integration/test_chaos.py runs the same at 1,500 jobs.
 """
 
 from __future__ import annotations
@@ -77,11 +78,14 @@ def main() -> None:
                         print(
                             f"    {at:7.1f} s {event.from_status} -> {event.to_status} {event.actor}: {event.detail}"
                         )
-        kills = report.kill_recoveries()
+        kills = report.kill_requeues()
         bad = len(report.stuck) + len(report.failed) + len(report.completed_twice) + len(report.overlaps)
         print(f"target 0 lost/stuck/failed/twice/concurrent: {bad} {'MET' if bad == 0 else 'MISSED'}")
         worst = max(kills, default=0.0)
-        print(f"target kill recovery max <= {MAX_RECOVERY_SECS:g} s: {worst:.1f} s "
+        running = max(report.kill_recoveries(), default=0.0)
+        print(f"target kill -> running again max <= {MAX_RECOVERY_SECS:g} s: {running:.1f} s "
+              f"{'MET' if running <= MAX_RECOVERY_SECS else 'MISSED'}")  # fmt: skip
+        print(f"target kill -> queued again max <= {MAX_RECOVERY_SECS:g} s: {worst:.1f} s "
               f"{'MET' if worst <= MAX_RECOVERY_SECS else 'MISSED'}; load {os.getloadavg()[0]:.2f}")  # fmt: skip
     finally:
         clusters.close()

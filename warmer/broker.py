@@ -25,7 +25,7 @@ from kombu import Connection
 from kombu.utils.json import dumps
 
 from warmer.ledger.models import Trigger
-from warmer.queues import is_amqp, message_priority, queue_for
+from warmer.queues import is_amqp, message_priorities, queue_for
 
 GENERATE_TASK = "warmer.generate_artifact"
 # Celery's protocol 2 envelope names the task and shows the arguments: enough to find the job id
@@ -108,18 +108,19 @@ class RedisMessages:
         assert self._layout is not None
         return list(dict.fromkeys(self._layout.values()))
 
-    def key_of(self, trigger: object, rank: object) -> str | None:
-        """The list a job's message waits in; None if no queue takes its trigger and priority."""
+    def lanes_of(self, trigger: object, rank: object) -> tuple[str, ...] | None:
+        """The lists a job's message may wait in (its rank's re-published and new lanes); None if
+        no queue takes its trigger and priority."""
         url = self.app.conf.broker_url
         try:
-            queue, priority = queue_for(Trigger(trigger), url), message_priority(rank, url)  # type: ignore[arg-type]
+            queue, priorities = queue_for(Trigger(trigger), url), message_priorities(rank, url)  # type: ignore[arg-type]
         except (KeyError, ValueError, TypeError):
             return None
         if self._layout is None:
             with self._channel():
                 pass
         assert self._layout is not None
-        return self._layout.get((queue, priority))
+        return tuple(dict.fromkeys(self._layout[(queue, p)] for p in priorities))
 
     def lengths(self) -> dict[str, int]:
         """Messages waiting in each list (one per queue and priority step)."""
@@ -177,15 +178,32 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-@contextlib.contextmanager
-def head_of_queue(channel: Any) -> Iterator[list[tuple[str, str]]]:
-    """Make a kombu Redis channel collect what it would publish instead of pushing it to the tail.
+# Merge messages into a re-published lane, oldest job first (the lane's right end, where BRPOP
+# takes), atomically: consumers pop the lane meanwhile, so a read-sort-write from the client would
+# race them. The job id is read as job_id_of reads it, from the envelope's `argsrepr`.
+_MERGE_INTO_LANE = """
+local function job_of(raw)
+  local id = string.match(raw, '"argsrepr": "%[(%d+)%]"')
+  return tonumber(id) or 0
+end
+local all = {}
+for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do all[#all + 1] = {job_of(raw), raw} end
+for i = 1, #ARGV do all[#all + 1] = {job_of(ARGV[i]), ARGV[i]} end
+table.sort(all, function(a, b) return a[1] > b[1] end)
+redis.call('DEL', KEYS[1])
+for start = 1, #all, 1000 do
+  local chunk = {}
+  for i = start, math.min(start + 999, #all) do chunk[#chunk + 1] = all[i][2] end
+  redis.call('RPUSH', KEYS[1], unpack(chunk))
+end
+return #all
+"""
 
-    kombu publishes with LPUSH and consumers pop with BRPOP, so the right end is the head. A job
-    whose message was lost was due before everything published after it: its new message belongs
-    at the head of its priority's list, not behind the backlog. Celery builds the messages as
-    usual; the caller pushes the collected (key, payload) pairs with `push_at_head`.
-    """
+
+@contextlib.contextmanager
+def collecting(channel: Any) -> Iterator[list[tuple[str, str]]]:
+    """Make a kombu Redis channel collect the (list key, payload) of what it would publish instead
+    of pushing it: Celery builds the messages as usual; `merge_into_lanes` stores them."""
     collected: list[tuple[str, str]] = []
 
     def _put(self: Any, queue: str, message: dict[str, Any], **_kwargs: Any) -> None:
@@ -200,18 +218,16 @@ def head_of_queue(channel: Any) -> Iterator[list[tuple[str, str]]]:
         channel._put = original
 
 
-def push_at_head(channel: Any, collected: Sequence[tuple[str, str]]) -> None:
-    """RPUSH the collected messages so that the first collected is the next one delivered."""
+def merge_into_lanes(channel: Any, collected: Sequence[tuple[str, str]]) -> None:
+    """Store re-published messages in their lanes so that the lowest job id is taken first: a job
+    published again is served by age among the jobs published again, whichever tick sent it."""
     by_key: dict[str, list[str]] = {}
     for key, payload in collected:
         by_key.setdefault(key, []).append(payload)
     with channel.conn_or_acquire() as client:
-        pipe = client.pipeline(transaction=False)
+        merge = client.register_script(_MERGE_INTO_LANE)
         for key, payloads in by_key.items():
-            payloads.reverse()  # RPUSH k a b c leaves c at the right end: the first popped
-            for start in range(0, len(payloads), _SCAN_CHUNK):
-                pipe.rpush(key, *payloads[start : start + _SCAN_CHUNK])
-        pipe.execute()
+            merge(keys=[key], args=payloads)
 
 
 def amqp_ready(app: Celery, queue: str) -> int:

@@ -6,6 +6,7 @@ every message with an explicit priority, and no result backend: the ledger
 is the record of what happened.
 """
 
+from warmer.queues import REDIS_PRIORITY_STEPS as _REDIS_PRIORITY_STEPS
 from warmer.queues import default_queue as _default_queue
 from warmer.queues import is_amqp as _is_amqp
 from warmer.queues import kombu_queues as _kombu_queues
@@ -23,6 +24,7 @@ broker_transport_options = {
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
     "health_check_interval": 10,
+    "priority_steps": _REDIS_PRIORITY_STEPS,  # Redis only: each rank's re-published and new lanes
 }
 
 task_queues = _kombu_queues(broker_url)

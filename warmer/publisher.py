@@ -29,24 +29,21 @@ GENERATE_TASK = broker.GENERATE_TASK
 JobRef = tuple[int, Trigger, int]
 
 
-def publish(app: Celery, db: Database, jobs: Sequence[JobRef], *, at_head: bool = False) -> int:
+def publish(app: Celery, db: Database, jobs: Sequence[JobRef], *, republished: bool = False) -> int:
     """Send one generate_artifact message per job; returns how many.
 
-    `at_head`: on Redis, the messages go to the front of their priority's list, in the given
-    order (the first is delivered first), ahead of jobs published after them; used for jobs that
-    were due earlier (reclaimed from a dead worker, whose message was lost, or whose retry
-    backoff ended). Elsewhere they go to the back, as every new job's message does.
-    """
+    `republished`: the jobs were due earlier (reclaimed from a dead worker, their message lost,
+    their retry backoff over): on Redis they go to their rank's first lane, ahead of the rank's
+    new messages, in job order among the jobs published again (see queues.py)."""
     if not jobs:
         return 0
-    broker_url = app.conf.broker_url
-    if at_head and broker.supports_scan(broker_url):
-        return _publish_at_head(app, db, jobs)
+    if republished and broker.supports_scan(app.conf.broker_url):
+        return _publish_by_age(app, db, jobs)
     sent: list[int] = []
     try:
         with app.producer_or_acquire() as producer:
             for job_id, trigger, rank in jobs:
-                _send(app, producer, job_id, trigger, rank)
+                _send(app, producer, job_id, trigger, rank, republished)
                 sent.append(job_id)
     finally:
         with db.session() as session:
@@ -54,26 +51,28 @@ def publish(app: Celery, db: Database, jobs: Sequence[JobRef], *, at_head: bool 
     return len(sent)
 
 
-def _send(app: Celery, producer: Producer, job_id: int, trigger: Trigger, rank: int) -> None:
+def _send(
+    app: Celery, producer: Producer, job_id: int, trigger: Trigger, rank: int, republished: bool
+) -> None:
     broker_url = app.conf.broker_url
     app.send_task(
         GENERATE_TASK,
         args=[job_id],
         queue=queue_for(trigger, broker_url),
-        priority=message_priority(rank, broker_url),
+        priority=message_priority(rank, broker_url, republished=republished),
         producer=producer,
         retry=False,
     )
 
 
-def _publish_at_head(app: Celery, db: Database, jobs: Sequence[JobRef]) -> int:
+def _publish_by_age(app: Celery, db: Database, jobs: Sequence[JobRef]) -> int:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        with broker.head_of_queue(channel) as collected:
+        with broker.collecting(channel) as collected:
             producer = Producer(channel)
             for job_id, trigger, rank in jobs:
-                _send(app, producer, job_id, trigger, rank)
-        broker.push_at_head(channel, collected)
+                _send(app, producer, job_id, trigger, rank, True)
+        broker.merge_into_lanes(channel, collected)
     with db.session() as session:
         outbox.mark_published(session, [job_id for job_id, _trigger, _rank in jobs])
     return len(jobs)
@@ -81,7 +80,7 @@ def _publish_at_head(app: Celery, db: Database, jobs: Sequence[JobRef]) -> int:
 
 def publish_due(app: Celery, db: Database, *, actor: str = "leader", limit: int = 10_000) -> int:
     """Publish every due, queued job that has no message (reclaimed, lost, retry due, or enqueued
-    while the broker was down), oldest first, at the head of its priority's list.
+    while the broker was down), oldest first, in its rank's re-published lane.
 
     A row no queue can take (a trigger or priority written past the schema's constraints) is
     failed with the reason, so it is seen, and the others are published."""
@@ -97,7 +96,7 @@ def publish_due(app: Celery, db: Database, *, actor: str = "leader", limit: int 
             failed = transitions.fail_queued(session, job_id, f"cannot be published: {problem}", actor=actor)
         if failed:
             log.error("failed job job_id=%s: cannot be published: %s", job_id, problem)
-    return publish(app, db, routable, at_head=True)
+    return publish(app, db, routable, republished=True)
 
 
 def _unroutable(trigger: object, rank: object, broker_url: str) -> str | None:

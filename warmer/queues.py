@@ -31,8 +31,16 @@ _QUEUE = {
     Trigger.MANUAL: CONNECT_QUEUE,
     Trigger.MISS: MISS_QUEUE,
 }
-# kombu's default Redis priority steps are [0, 3, 6, 9]: one step per rank.
-_REDIS_PRIORITY = {0: 0, 1: 3, 2: 6}
+# Redis: two priority steps per rank, consumed in this order. A re-published message (a job
+# reclaimed from a dead worker, whose message the broker lost, or whose retry backoff ended) was
+# due before everything published after it, so it waits in its rank's first lane, ahead of the
+# rank's new messages, oldest job first (broker.merge_into_lanes). Pushing it to the front of the
+# rank's one list served later re-publications first (after a FLUSHALL, a job reclaimed before
+# the flushed backlog was published again ran last); a plain first-in-first-out lane served a job
+# reclaimed just after a FLUSHALL behind the whole, younger, flushed backlog (bench/chaos.py).
+REDIS_PRIORITY_STEPS = [0, 1, 3, 4, 6, 7]
+_REDIS_REPUBLISHED = {0: 0, 1: 3, 2: 6}
+_REDIS_PRIORITY = {0: 1, 1: 4, 2: 7}
 # RabbitMQ: x-max-priority 10, higher first.
 _AMQP_PRIORITY = {0: 9, 1: 6, 2: 3}
 AMQP_MAX_PRIORITY = 10
@@ -51,9 +59,18 @@ def is_amqp(broker_url: str) -> bool:
     return broker_url.split("://", 1)[0] in {"amqp", "amqps", "pyamqp", "librabbitmq"}
 
 
-def message_priority(rank: int, broker_url: str) -> int:
-    """The number to put on the message so that the broker serves rank 0 first."""
-    return (_AMQP_PRIORITY if is_amqp(broker_url) else _REDIS_PRIORITY)[rank]
+def message_priority(rank: int, broker_url: str, *, republished: bool = False) -> int:
+    """The number to put on the message so that the broker serves rank 0 first (and, on Redis, a
+    rank's re-published messages before its new ones; RabbitMQ returns a dead consumer's
+    messages itself, so there a re-publication is a new message)."""
+    if is_amqp(broker_url):
+        return _AMQP_PRIORITY[rank]
+    return (_REDIS_REPUBLISHED if republished else _REDIS_PRIORITY)[rank]
+
+
+def message_priorities(rank: int, broker_url: str) -> tuple[int, ...]:
+    """Every number a message of this rank may carry."""
+    return tuple(dict.fromkeys(message_priority(rank, broker_url, republished=r) for r in (True, False)))
 
 
 def default_queue(broker_url: str) -> str:

@@ -57,6 +57,7 @@ class Fault:
     at: float
     affected: list[str] = field(default_factory=list)  # tags of the runs it cut short (kills)
     recovered_after: float | None = None  # until every affected run started again, or the next start
+    requeued_after: float | None = None  # kills: until the ledger had every cut-short job queued again
 
 
 @dataclass
@@ -79,6 +80,13 @@ class ChaosReport:
             if f.kind.startswith("kill") and f.recovered_after is not None
         ]
 
+    def kill_requeues(self) -> list[float]:
+        return [
+            f.requeued_after
+            for f in self.faults
+            if f.kind.startswith("kill") and f.requeued_after is not None
+        ]
+
     def lines(self) -> list[str]:
         kills = self.kill_recoveries()
         shown = [
@@ -89,6 +97,12 @@ class ChaosReport:
             f"({sum(f.kind == 'kill main' for f in self.faults)} main processes, "
             f"{sum(f.kind == 'kill child' for f in self.faults)} pool children)",
         ]
+        requeues = self.kill_requeues()
+        if requeues:
+            shown.append(
+                f"kill -> cut-short jobs queued again and re-published: median {statistics.median(requeues):.1f} s, "
+                f"max {max(requeues):.1f} s"
+            )
         if kills:
             shown.append(
                 f"kill -> cut-short runs running again: median {statistics.median(kills):.1f} s, max {max(kills):.1f} s"
@@ -199,11 +213,11 @@ def run_chaos(cluster: Cluster, repo: Repository, head: str, plan: ChaosPlan, ru
     assert cluster.redis is not None and cluster.postgres is not None, "chaos runs on private servers"
     rng = random.Random(plan.seed)
     ids = enqueue_jobs(cluster, repo, head, plan, runs_file)
+    cluster.publish(ids)  # as a trigger does, at once (a leader would otherwise publish them first)
     workers = [cluster.worker(f"chaos{n}", concurrency=plan.concurrency) for n in range(plan.workers)]
     sampler = _Sampler()
     sampler.groups.update(w.pid for w in workers)
     sampler.start()
-    cluster.publish(ids)
     started = time.time()
     faults: list[Fault] = []
     scheduled = sorted([(plan.flushall_at, "redis flushall"), (plan.redis_restart_at, "redis restart"),
@@ -289,6 +303,10 @@ def _report(
     runs = _runs(runs_file)
     for fault in faults:
         fault.recovered_after = _recovery(fault, runs, started)
+        if fault.affected:
+            fault.requeued_after = _requeued(
+                cluster, [ids[int(tag)] for tag in fault.affected], started + fault.at
+            )
     return ChaosReport(
         jobs=len(ids),
         statuses=dict(statuses),
@@ -301,6 +319,24 @@ def _report(
         job_ids=ids,
         started_at=started,
     )
+
+
+def _requeued(cluster: Cluster, job_ids: list[int], after: float) -> float | None:
+    """Seconds from `after` until the ledger had put every one of the jobs back to queued (the
+    reaper's reclaim; its message is published in the same tick), or had them completed."""
+    latest = 0.0
+    with cluster.db.session() as session:
+        for job_id in job_ids:
+            times = [
+                e.at.timestamp() for e in session.execute(
+                    select(JobEvent).where(JobEvent.job_id == job_id,
+                                           JobEvent.to_status.in_((JobStatus.QUEUED, JobStatus.COMPLETED)))
+                ).scalars() if e.at.timestamp() > after
+            ]  # fmt: skip
+            if not times:
+                return None
+            latest = max(latest, min(times) - after)
+    return latest
 
 
 def summary(report: ChaosReport) -> dict[str, Any]:

@@ -108,13 +108,33 @@ def test_a_lost_job_is_published_again_ahead_of_the_backlog(app: Celery, db: Dat
     _publish(app, db, backlog)
     lost = _jobs(db, 1, Trigger.MANUAL)[0]  # connect's queue and priority
     _publish(app, db, [lost], Trigger.MANUAL)
-    key = broker.RedisMessages(app, ["warmer.connect"]).key_of(Trigger.MANUAL, 1)
+    new_lane = broker.RedisMessages(app, ["warmer.connect"]).lanes_of(Trigger.MANUAL, 1)[-1]  # type: ignore[index]
     client = redis.Redis.from_url(services.REDIS_TEST_URL)
-    assert key is not None and client.lpop(key) is not None  # its message, the newest, vanishes
+    assert client.lpop(new_lane) is not None  # its message, the newest, vanishes
     assert _rescuer(app, db).run_once().lost == 1
     assert publisher.publish_due(app, db) == 1
     assert _next_delivered(app, "warmer.connect") == lost  # next, not after the 50 waiting
     assert _next_delivered(app, "warmer.connect") == backlog[0]
+
+
+def test_jobs_published_again_are_served_oldest_first_whichever_tick_sent_them(
+    app: Celery, db: Database
+) -> None:
+    """A flushed backlog published again, then an older job reclaimed a tick later, then an even
+    older one: served oldest first (a later re-publication used to go in front of the earlier
+    ones, or behind all of them), and all before new messages."""
+    oldest, older, (*flushed, fresh) = (
+        _jobs(db, 1)[0],
+        _jobs(db, 1, Trigger.MISS)[0],
+        _jobs(db, 21, Trigger.MANUAL),
+    )
+    publisher.publish(app, db, [(i, Trigger.MANUAL, 1) for i in reversed(flushed)], republished=True)
+    publisher.publish(app, db, [(fresh, Trigger.MANUAL, 1)])
+    publisher.publish(app, db, [(older, Trigger.CONNECT, 1)], republished=True)  # connect's queue, rank 1
+    publisher.publish(app, db, [(oldest, Trigger.CONNECT, 1)], republished=True)
+    served = [_next_delivered(app, "warmer.connect") for _ in range(23)]
+    assert served == [oldest, older, *flushed, fresh]
+    assert _waiting(app) == {}
 
 
 def _take_and_die(url: str) -> None:

@@ -8,8 +8,9 @@ the claim, a main process killed after taking a message (kombu keeps it in
 `unacked` and restores it only after visibility_timeout, an hour). Run by the
 elected leader, every POLL_INTERVAL_SECS, this duty compares the queued jobs
 marked published with what the broker holds and forgets the publication of
-each job whose message is gone, so the poller publishes it again, at the head
-of its priority's list. Claims are idempotent, so a spare message is harmless;
+each job whose message is gone, so the poller publishes it again, in its
+rank's re-published lane (ahead of new messages, oldest first, see queues.py).
+Claims are idempotent, so a spare message is harmless;
 only jobs without one are published again, so a large backlog legitimately
 waiting costs no duplicates.
 
@@ -96,9 +97,13 @@ class LostMessageRescuer:
             published = outbox.published_queued(session)
         check = DeliveryCheck(now, self._interval(), published=len(published))
         expected = Counter(
-            self.redis.key_of(job.trigger, job.priority) for job in published if job.job_id not in view.fresh
+            self.redis.lanes_of(job.trigger, job.priority)
+            for job in published
+            if job.job_id not in view.fresh
         )
-        deficit = sum(max(n - lengths.get(key or "", 0), 0) for key, n in expected.items())
+        deficit = sum(
+            max(n - sum(lengths.get(key, 0) for key in lanes or ()), 0) for lanes, n in expected.items()
+        )
         if published and (deficit or view.stale_queued or now >= self._next_scan):
             started = time.monotonic()
             waiting = self.redis.waiting()
