@@ -107,7 +107,6 @@ def key_file_priority(path: str) -> tuple[int, int, str]:
     return (rank, depth, path)
 
 
-
 def role_of(path: str, facts: dict[str, Any]) -> str:
     """The file's role: the first explicit rule (path, name, symbols, routes, markers) that matches."""
     pure = PurePosixPath(path)
