@@ -70,7 +70,7 @@ def _sql(scale: int) -> list[str]:
                ELSE now() - interval '7 days' + interval '6 hours' * (g / {c["alive"]} + 1) END
         FROM generate_series(1, {c["instances"]}) g""",
         f"""INSERT INTO jobs (repo_id, branch, commit, artifact_type, scope, params, trigger, priority, status,
-          attempts, failures, reclaims, worker_id, error, dedupe_key, available_at, published_at, queued_at,
+          attempts, failures, reclaims, worker_id, claim_token, error, dedupe_key, available_at, published_at, queued_at,
           claimed_at, started_at, heartbeat_at, finished_at)
         SELECT repo, 'main', md5(g::text) || substr(md5((g * 3)::text), 1, 8), art,
           CASE WHEN trig = 'miss' THEN jsonb_build_array('src/mod' || (pg_temp.hashint(g * 5) % 500) || '.py') END,
@@ -78,6 +78,7 @@ def _sql(scale: int) -> list[str]:
           st::job_status, CASE WHEN st = 'queued' THEN 0 ELSE 1 END, CASE WHEN st = 'failed' THEN 4 ELSE 0 END,
           CASE WHEN g % 100 = 7 THEN 1 ELSE 0 END,
           CASE WHEN st IN ('running', 'failed') THEN pg_temp.inst(g) END,
+          CASE WHEN st = 'running' THEN md5('claim' || g) END,
           CASE WHEN st = 'failed' THEN ({errs})[1 + pg_temp.hashint(g * 11) % 5] || ' in ' || art || ' job ' || g
             || E'\\nTraceback (most recent call last):\\n  File "warmer/worker/runner.py", line 118, in _generate\\n'
             || E'  File "warmer/artifacts/' || art || '.py", line 42, in generate\\n' END,

@@ -95,7 +95,8 @@ class Console:
             self.app = make_app(capp, self.db, self.settings, types.SimpleNamespace(**values), io_loop=self.loop,
                                 **{**flower_settings, "cookie_secret": "bench"})  # fmt: skip
             sockets = bind_sockets(port, "127.0.0.1")
-            HTTPServer(self.app).add_sockets(sockets)
+            self.server = HTTPServer(self.app)
+            self.server.add_sockets(sockets)
             ready.append(sockets[0].getsockname()[1])
             self.loop.start()
 
@@ -106,7 +107,11 @@ class Console:
         self.base = f"http://127.0.0.1:{ready[0]}"
 
     def stop(self) -> None:
-        self.loop.add_callback(self.loop.stop)
+        def close() -> None:  # the listening socket too: the next scale may bind the same --port
+            self.server.stop()
+            self.loop.stop()
+
+        self.loop.add_callback(close)
         self.thread.join(timeout=10)
         self.db.dispose()
 

@@ -10,14 +10,16 @@ import json
 import time
 import urllib.request
 from base64 import b64encode
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.console.browser_world import PASSWORD, USER, World, guard_outside, open_context, shot, text
+from tests.console.support import add_lookups
 from tests.support import services
 from tests.support.factories import add_job
-from warmer.ledger.models import Job, JobEvent, JobStatus, LedgerAudit
+from warmer.ledger.models import Job, JobEvent, JobStatus, LedgerAudit, Repository
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 pytest.importorskip("playwright.sync_api")
@@ -120,6 +122,35 @@ def test_a_job_completing_updates_the_list_and_its_page_without_reload(world: Wo
         assert p.evaluate("window.__sameDocument") is True
     added = _noops(world, 1)[0]  # a new job appears at the top of the first page, too
     listing.wait_for_selector(f'#jobs-table tr[data-job="{added}"]', timeout=30_000)
+    context.close()
+
+
+def test_repositories_and_analytics_update_without_reload_in_local_time(world: World, browser) -> None:  # type: ignore[no-untyped-def]
+    """The other two live pages change with the ledger, and times read in the reader's zone."""
+    context = browser.new_context(http_credentials={"username": USER, "password": PASSWORD},
+                                  viewport={"width": 1400, "height": 900}, timezone_id="Asia/Kolkata")  # fmt: skip
+    repos, analytics = context.new_page(), context.new_page()
+    repos.goto(world.base + "/warmer/repositories")
+    analytics.goto(world.base + "/warmer/analytics")
+    for p in (repos, analytics):
+        p.evaluate("window.__sameDocument = true")
+    lookups = int(text(analytics, '[data-field="lookups"]'))
+    name = f"live-{int(time.time())}"
+    with world.db.session() as session:  # disconnected: nothing plans or warms it
+        session.add(Repository(name=name, source=str(world.tmp / "nowhere"), branch="main", connected=False))
+    add_lookups(world.db, world.repo, "repo_map", hits=4, misses=0, at=world.db.now())
+    repos.wait_for_selector(f'#repos-table tr[data-repo="{name}"]', timeout=15_000)
+    assert "disconnected" in repos.locator(f'#repos-table tr[data-repo="{name}"]').inner_text()
+    analytics.wait_for_selector(f'[data-field="lookups"]:text-is("{lookups + 4}")', timeout=40_000)
+    for p in (repos, analytics):
+        assert p.evaluate("window.__sameDocument") is True
+    # <time datetime=UTC> shows the reader's local time (UTC+05:30 here) and its age.
+    stamp = analytics.locator("h1 time[datetime]")
+    utc = datetime.fromisoformat(stamp.get_attribute("datetime") or "")
+    local = utc.astimezone(timezone(timedelta(hours=5, minutes=30))).strftime("%Y-%m-%d %H:%M:%S")
+    shown = stamp.inner_text()
+    assert shown.startswith(local + " · ") and (shown.endswith("ago") or shown.endswith("just now")), shown
+    assert (stamp.get_attribute("title") or "").endswith("(UTC)")
     context.close()
 
 

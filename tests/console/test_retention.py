@@ -3,16 +3,20 @@ stays, the audit row and the pruned counters remain, and the console still adds 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.console.support import add_lookups, complete_job, fail_job
+from tests.console.support import add_lookups, celery_app, complete_job, fail_job
+from tests.support import services
 from tests.support.factories import add_job, add_repo
 from warmer.ledger import totals, transitions
 from warmer.ledger.db import Database
 from warmer.ledger.models import CacheLookup, Job, JobEvent, LedgerAudit, LookupDaily, LookupHourly
+from warmer.settings import load_settings
 from warmer.worker import retention
 from warmer.worker.retention import JobCleaner, RetentionPolicy
 
@@ -74,3 +78,47 @@ def test_the_cleaner_prunes_what_aged_out_and_keeps_the_rest(
     assert pruned == {totals.PRUNED_RECLAIMS: 1, totals.PRUNED_RETRIES: 0}
     assert cleaner.run_once(db.now()) == dict.fromkeys(summary, 0)  # nothing more, and no audit row
     db.dispose()
+
+
+def test_the_leaders_maintenance_runs_the_cleaner_with_the_configured_windows(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Only the worker holding the leader lease prunes, with KEEPTRUSTS_CACHE_WARMER_RETAIN_*."""
+    from warmer.worker.maintenance import Maintenance
+
+    config = tmp_path / "c.yaml"
+    config.write_text("")
+    settings = load_settings({
+        "DATABASE_URL": pg_url, "CELERY_BROKER_URL": services.REDIS_TEST_URL, "WARMER_CONFIG": str(config),
+        "WARMER_DATA_DIR": str(tmp_path / "data"), "KEEPTRUSTS_CACHE_WARMER_RETAIN_COMPLETED_HOURS": "2",
+        "KEEPTRUSTS_CACHE_WARMER_RETENTION_INTERVAL_SECS": "0.01",
+    })  # fmt: skip
+    app = celery_app(services.REDIS_TEST_URL)
+    services.flush_redis()
+    db = Database(pg_url)
+    leader = Maintenance(app, db, settings, instance_id="w-leader")
+    follower = Maintenance(app, db, settings, instance_id="w-follower")
+    try:
+        leader.tick()  # takes the lease
+        repo = add_repo(db, name="kept")
+        aged, recent = add_job(db, repo, artifact_type="aged"), add_job(db, repo, artifact_type="recent")
+        for job_id in (aged, recent):
+            complete_job(db, job_id)
+        _age(db, aged, 3)  # past the 2 h window; the default (7 days) would keep it
+        _age(db, recent, 1)
+        follower.tick()
+        assert not follower.is_leader and _job_ids(db) == {aged, recent}
+        time.sleep(0.05)
+        leader.tick()
+        assert leader.is_leader and _job_ids(db) == {recent}
+        with db.session() as session:
+            [audit] = session.execute(select(LedgerAudit).where(LedgerAudit.action == "retention")).scalars()
+        assert audit.actor == "retention:w-leader" and audit.detail["jobs_completed"] == 1
+    finally:
+        services.flush_redis()
+        db.dispose()
+
+
+def _job_ids(db: Database) -> set[int]:
+    with db.session() as session:
+        return set(session.execute(select(Job.id)).scalars())
