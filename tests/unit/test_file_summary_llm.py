@@ -72,7 +72,7 @@ def test_the_model_writes_the_summary_from_the_facts(endpoint: Endpoint, small_r
     assert (
         main["summary"] == f"The {main['role']} file app/main.py." and main["summary_source"] == "tiny-model"
     )
-    assert main["generator_version"].startswith("3+llm-") and "k-123" not in main["generator_version"]
+    assert main["generator_version"].startswith("4+llm-") and "k-123" not in main["generator_version"]
     path, headers, body = endpoint.requests[0]
     assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer k-123"
     assert body["model"] == "tiny-model" and body["temperature"] == 0
@@ -102,4 +102,4 @@ def test_configuration_from_the_environment() -> None:
         summarizer_from_env({"WARMER_LLM_URL": "http://llm.local/v1"})
     with pytest.raises(ValueError, match="http"):
         summarizer_from_env({"WARMER_LLM_URL": "llm.local", "WARMER_LLM_MODEL": "m"})
-    assert FileSummary().version == "3"  # unset: deterministic, the plain version
+    assert FileSummary().version == "4"  # unset: deterministic, the plain version
