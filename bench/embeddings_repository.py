@@ -41,7 +41,7 @@ from tests.support import services  # noqa: E402
 from tests.support.corpora import git_repo_of, pypi_sdist  # noqa: E402
 from tests.support.extracts import CountingCache, generation_context  # noqa: E402
 from tests.support.gitrepo import commit, write  # noqa: E402
-from warmer.artifacts.embeddings import EmbeddingIndex, default_embedder  # noqa: E402
+from warmer.artifacts.embeddings import EmbeddingIndex, default_embedder, index_of_result  # noqa: E402
 from warmer.artifacts.embeddings.search import load_vectors, loaded_index  # noqa: E402
 from warmer.artifacts.embeddings.vector_index import ExactIndex, chunk_ids  # noqa: E402
 from warmer.ledger import migrate  # noqa: E402
@@ -76,7 +76,7 @@ def run_generator(repo: Path, db: Database, cache: CountingCache) -> tuple[dict,
     ctx.ledger = db
     started = time.perf_counter()
     result = EmbeddingIndex().generate(ctx)
-    return result.entries[0].payload, result.calls, time.perf_counter() - started
+    return index_of_result(result), result.calls, time.perf_counter() - started
 
 
 def index_figures(db: Database, payload: dict) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from warmer.artifacts.embeddings import index_payload
 from warmer.artifacts.embeddings.search import load_vectors
 from warmer.ledger import migrate
 from warmer.ledger.db import Database
@@ -116,7 +117,11 @@ def assert_serves_a_fresh_build(
         for key, payload in full.items():
             assert incremental[key] == payload, f"{label}: {key} differs from a fresh build"
         if ("embedding_index", "") in full:
-            assert_same_vectors(ledger, fresh_db, full[("embedding_index", "")], label)
+            files = {
+                path: payload for (kind, path), payload in full.items() if kind == "embedding_index" and path
+            }
+            index = index_payload(full[("embedding_index", "")], files)
+            assert_same_vectors(ledger, fresh_db, index, label)
     finally:
         fresh_db.dispose()
     return full

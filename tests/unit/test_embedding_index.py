@@ -27,7 +27,7 @@ from tests.support.embedding import RecordingEmbedder
 from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, make_repo, write
 from warmer.artifacts.base import GenerationContext, PermanentError
-from warmer.artifacts.embeddings import EmbeddingIndex, known_hashes
+from warmer.artifacts.embeddings import EmbeddingIndex, file_source_hash, index_of_result, known_hashes
 from warmer.artifacts.embeddings import chunks as chunking
 from warmer.artifacts.embeddings.models import (
     EXTRA_MESSAGE,
@@ -96,11 +96,17 @@ def test_query_finds_the_function_it_describes(
     ctx = context(corpus, ledger)
     result = EmbeddingIndex(embedder).generate(ctx)
 
-    [entry] = result.entries
-    payload = entry.payload
-    # The entry's inputs are the tree and the model: another model's index is another entry.
+    *files, entry = result.entries
+    payload = index_of_result(result)
+    # The manifest's inputs are the tree and the model: another model's index is another entry;
+    # a file's, its blob and the model.
     model_and_tree = hashlib.sha256(f"{ctx.snapshot.tree_id}:{payload['model']}".encode()).hexdigest()
     assert entry.path == "" and entry.source_hash == model_and_tree
+    assert sorted(f.path for f in files) == sorted(payload["files"])
+    for file in files:
+        assert file.source_hash == file_source_hash(payload["files"][file.path]["blob"], payload["model"])
+        assert "path" not in file.payload["chunks"][0]  # the entry's path says it once
+    assert "chunks" not in entry.payload and entry.payload["counts"]["chunks"] == len(payload["chunks"])
     assert payload["artifact_type"] == "embedding_index" and payload["tree"] == ctx.snapshot.tree_id
     assert payload["model"] == "local/all-MiniLM-L6-v2/384/onnx-int8" and payload["dim"] == 384
     assert set(payload["files"]) == {f"click/{name}" for name in CLICK_FILES}
@@ -135,7 +141,7 @@ def test_second_run_on_the_same_commit_embeds_nothing(
     assert second.calls["chunks_embedded"] == 0 and second.calls["extracted"] == 0
     assert second.calls["chunks_reused"] == first.calls["chunks_embedded"] > 100
     assert embedder.requested == []
-    assert second.entries[0].payload == first.entries[0].payload
+    assert index_of_result(second) == index_of_result(first)
 
 
 def test_commit_editing_one_function_embeds_only_its_chunk(
@@ -158,8 +164,8 @@ def test_commit_editing_one_function_embeds_only_its_chunk(
     assert result.calls["chunks_embedded"] == 1
     [text] = embedder.requested
     assert text.startswith("def measure_table(") and "column → width" in text
-    payload = result.entries[0].payload
-    assert len(payload["files"]) == 5  # the whole index, not only the scope
+    payload = index_of_result(result)  # nothing stored by a runner here: every file's entry is emitted
+    assert len(payload["files"]) == 5
     hits = search_index(ledger, payload, "measure the width of each table column", k=3, embedder=embedder)
     assert "measure_table" in [h["symbol"] for h in hits]
 
@@ -192,8 +198,8 @@ def test_commits_refreshed_in_place_equal_a_from_scratch_build(
             fresh = EmbeddingIndex(embedder).generate(context(corpus, fresh_db, cache=CountingCache()))
         finally:
             fresh_db.dispose()
-        assert refreshed.entries[0].payload == fresh.entries[0].payload, f"step {index}"
-        assert refreshed.entries[0].source_hash == fresh.entries[0].source_hash
+        assert index_of_result(refreshed) == index_of_result(fresh), f"step {index}"
+        assert refreshed.entries[-1].source_hash == fresh.entries[-1].source_hash
 
 
 def test_identical_content_in_another_repository_reuses_vectors(
@@ -206,7 +212,7 @@ def test_identical_content_in_another_repository_reuses_vectors(
     result = EmbeddingIndex(embedder).generate(context(other, ledger))  # and a fresh extract cache
     assert result.calls["chunks_embedded"] == 0 and result.calls["extracted"] == 5
     assert embedder.requested == []
-    assert all(c["path"].startswith("copy/click/") for c in result.entries[0].payload["chunks"])
+    assert all(c["path"].startswith("copy/click/") for c in index_of_result(result)["chunks"])
 
 
 def test_cached_extracts_with_vectors_missing_are_rechunked(
@@ -223,7 +229,7 @@ def test_cached_extracts_with_vectors_missing_are_rechunked(
     result = EmbeddingIndex(embedder).generate(context(corpus, elsewhere, cache=cache))
     assert result.calls["extracted"] == 0 and result.calls["chunks_embedded"] > 100
     hashes = {chunking.chunk_hash(t) for t in embedder.requested}
-    assert hashes == {c["hash"] for c in result.entries[0].payload["chunks"]}
+    assert hashes == {c["hash"] for c in index_of_result(result)["chunks"]}
     elsewhere.dispose()
 
 
@@ -243,7 +249,7 @@ def test_skipped_files_are_reported(sqlite_db: Database, tmp_path: Path, embedde
             "logo.png": b"\x89PNG",
         },
     )
-    payload = EmbeddingIndex(embedder).generate(context(repo, sqlite_db)).entries[0].payload
+    payload = index_of_result(EmbeddingIndex(embedder).generate(context(repo, sqlite_db)))
     assert {(s["path"], s["reason"]) for s in payload["skipped"]} == {
         ("data/blob.py", "binary"),
         ("latin.py", "non_utf8"),

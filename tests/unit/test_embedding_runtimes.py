@@ -17,7 +17,7 @@ import pytest
 from tests.support.extracts import generation_context
 from tests.support.gitrepo import make_repo
 from warmer.artifacts.base import PermanentError
-from warmer.artifacts.embeddings import EmbeddingIndex, known_hashes, onnx_export
+from warmer.artifacts.embeddings import EmbeddingIndex, index_of_result, known_hashes, onnx_export
 from warmer.artifacts.embeddings.chunks import chunk_file, chunk_kind
 from warmer.artifacts.embeddings.models import (
     LocalSentenceTransformer,
@@ -115,12 +115,12 @@ def test_runtimes_never_share_vectors(sqlite_db: Database, tmp_path: Path) -> No
     ctx = generation_context(repo)
     ctx.ledger = sqlite_db
     int8 = EmbeddingIndex(OnnxSentenceEncoder()).generate(ctx)
-    hashes = [c["hash"] for c in int8.entries[0].payload["chunks"]]
+    hashes = [c["hash"] for c in index_of_result(int8)["chunks"]]
     assert known_hashes(sqlite_db, "local/all-MiniLM-L6-v2/384/onnx-int8", hashes) == set(hashes)
     assert known_hashes(sqlite_db, "local/all-MiniLM-L6-v2/384/torch-fp32", hashes) == set()
     torch_run = EmbeddingIndex(LocalSentenceTransformer()).generate(ctx)
     assert torch_run.calls["chunks_embedded"] == len(set(hashes))  # embedded again, under its own id
-    assert torch_run.entries[0].source_hash != int8.entries[0].source_hash
+    assert torch_run.entries[-1].source_hash != int8.entries[-1].source_hash
 
 
 def test_the_export_happens_once_per_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -185,7 +185,9 @@ def test_junit_reports_are_ingested_once_and_bad_ones_refused(api: Server) -> No
 
 def test_semantic_search_over_the_embedding_index(ledger: Database, tmp_path: Path) -> None:
     """The real model, end to end: connect, embed through the job path, then ask by meaning."""
-    from tests.support.gitrepo import make_repo
+    from tests.support.gitrepo import commit, make_repo, write
+    from warmer.ledger.models import CacheRef
+    from warmer.triggers import commit as commit_trigger
 
     repo = make_repo(
         tmp_path / "shop",
@@ -197,7 +199,10 @@ def test_semantic_search_over_the_embedding_index(ledger: Database, tmp_path: Pa
         },
     )
     config = tmp_path / "emb.yaml"
-    config.write_text("engineering_cache:\n  warmers:\n    on_connect:\n      artifacts: [embedding_index]\n")
+    config.write_text(
+        "engineering_cache:\n  warmers:\n    on_connect:\n      artifacts: [embedding_index]\n"
+        "    on_commit:\n      debounce_seconds: 0\n"
+    )
     settings = load_settings(
         {"WARMER_CONFIG": str(config), "WARMER_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": ledger.url}
     )
@@ -214,5 +219,27 @@ def test_semantic_search_over_the_embedding_index(ledger: Database, tmp_path: Pa
         assert status == 200 and body["matches"][0]["symbol"] == "send_receipt"
         status, body = server.call("/v1/repos/shop/search?q=add%20up%20what%20is%20in%20the%20basket&k=1")
         assert [(m["path"], m["start_line"]) for m in body["matches"]] == [("shop/cart.py", 1)]
+
+        # A commit adding a file: its job writes that file's entry and the manifest, nothing else, and
+        # the search (the other files' entries held from the first search) finds the new function.
+        write(repo, {"shop/refund.py": 'def refund_order(order):\n    """Give the customer their money back."""\n'
+                     "    return payments.reverse(order.payment)\n"})  # fmt: skip
+        head = commit(repo, "refunds")
+        commit_trigger.record(ledger, settings, "shop", sha=head, branch="main", source="test")
+        planned = commit_trigger.plan_due(ledger, settings, actor="test")
+        jobs = [job.job_id for p in planned for job in p.jobs if job.created]
+        run_jobs(ledger, settings, jobs, "test-worker")
+        with ledger.session() as session:
+            written = session.execute(
+                select(CacheRef.path).where(
+                    CacheRef.artifact_type == "embedding_index", CacheRef.job_id.in_(jobs)
+                )
+            ).scalars()
+            assert sorted(written) == ["", "shop/refund.py"]
+        status, body = server.call("/v1/repos/shop/search?q=return%20the%20money%20to%20the%20customer&k=1")
+        assert status == 200 and body["commit"] == head and body["stale"] is False
+        assert [m["symbol"] for m in body["matches"]] == ["refund_order"]
+        status, body = server.call("/v1/repos/shop/artifacts/embedding_index?path=shop/refund.py&task_type=test")
+        assert status == 200 and [c["symbol"] for c in body["payload"]["chunks"]] == ["refund_order"]
     finally:
         server.stop()

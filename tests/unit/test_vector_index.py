@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, make_repo, write
-from warmer.artifacts.embeddings import EmbeddingIndex
+from warmer.artifacts.embeddings import EmbeddingIndex, index_of_result
 from warmer.artifacts.embeddings import search as search_module
 from warmer.artifacts.embeddings.chunks import chunk_file, chunk_hash, chunk_kind
 from warmer.artifacts.embeddings.models import Embedder, embedder_from_env
@@ -140,7 +140,7 @@ def test_a_commit_updates_the_loaded_index_by_its_change(
     def build() -> dict:
         ctx = generation_context(repo, cache=cache)
         ctx.ledger = sqlite_db
-        return EmbeddingIndex(embedder).generate(ctx).entries[0].payload
+        return index_of_result(EmbeddingIndex(embedder).generate(ctx))
 
     first = build()
     question = "wrap a long paragraph of text so its lines fit a given width"
@@ -185,7 +185,7 @@ def test_loaded_indexes_are_bounded_by_bytes(
         )
         ctx = generation_context(repo)
         ctx.ledger = sqlite_db
-        payloads.append(EmbeddingIndex(embedder).generate(ctx).entries[0].payload)
+        payloads.append(index_of_result(EmbeddingIndex(embedder).generate(ctx)))
     for payload in payloads:
         search_index(sqlite_db, payload, "a function", k=1)
     assert len(search_module._loaded) == 3

@@ -120,5 +120,7 @@ def search(
     if not found.hit or found.payload is None:
         return Matches(found)
     from warmer.artifacts.embeddings.search import search_index  # imports the model only when asked
+    from warmer.cache.embedding_index import whole_index
 
-    return Matches(found, search_index(db, found.payload, query, k=k))
+    index = whole_index(db, found.payload, found.entry_key or "")
+    return Matches(found, search_index(db, index, query, k=k))

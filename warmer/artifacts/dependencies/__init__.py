@@ -99,6 +99,11 @@ def extract(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
     return {**result, "size": size}
 
 
+def planning_extract(kind: str, data: bytes) -> dict[str, Any]:
+    """The extract the planner compares between a file's two versions (the default size bound)."""
+    return extract(kind, data, DEFAULT_MAX_FILE_BYTES)
+
+
 def _dir(path: str) -> str:
     parent = str(PurePosixPath(path).parent)
     return "" if parent == "." else parent
@@ -140,9 +145,7 @@ class DependencyGraph:
         return kind_of(path)
 
     def refresh(self, changes: Sequence[PathChange], read_blob: ReadBlob) -> Refresh | None:
-        return dependency_refresh(
-            self.kind_of, changes, read_blob, lambda kind, data: extract(kind, data, DEFAULT_MAX_FILE_BYTES)
-        )
+        return dependency_refresh(self.kind_of, changes, read_blob, planning_extract)
 
     def slices(self, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """One module's neighbourhood (`?path=`): what it imports, who imports it, what did not resolve."""

@@ -3,19 +3,23 @@
 Extract (per blob, cached through `extract_files`): the file's chunks (`chunks.py`): lines, symbol,
 kind and the sha256 of the exact text embedded, never the text or the vector. Vectors live in the
 ledger's `embedding_vectors` table keyed by (model id, chunk hash): a chunk whose text was embedded
-before, in any file, commit, branch or repository, is not embedded again. Reduce (per commit): the
-whole list of chunks with their paths, per-file counts and what was skipped and why; the vectors of
-a commit are those of its chunk hashes (`search.py` loads them and answers top-k queries).
+before, in any file, commit, branch or repository, is not embedded again.
 
-A commit job (ctx.scope set) still builds the whole index: unchanged blobs come from the extract cache
-and their vectors from the table, so only the edited chunks reach the model.
+Entries, as symbol_index keeps them: one per file (`path` = the file: its chunks, keyed by its blob
+and the model, so a commit writes only the files it changed) and the manifest (`path` ""): model,
+per-file blobs and counts, what was skipped and why. `index_payload` joins a manifest and its files'
+entries into the whole index that `search.py` loads and answers top-k queries from.
+
+A commit job (ctx.scope set) writes the changed files' entries and the manifest; a file whose entry
+is stored already had its vectors stored first, so only the changed files' chunks are looked up and
+only the edited chunks reach the model.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -38,8 +42,9 @@ from warmer.artifacts.embeddings.models import (
 )
 from warmer.artifacts.extracting import extract_files
 from warmer.artifacts.relevance import ReadBlob, Refresh, per_file_refresh
+from warmer.cache.store import entry_key
 from warmer.git.diff import PathChange
-from warmer.ledger.models import EmbeddingVector
+from warmer.ledger.models import CacheEntry, EmbeddingVector
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,6 +62,9 @@ __all__ = [
     "LocalSentenceTransformer",
     "OpenAICompatibleEmbedder",
     "embedder_from_env",
+    "file_source_hash",
+    "index_of_result",
+    "index_payload",
     "known_hashes",
     "store_vectors",
 ]
@@ -74,6 +82,46 @@ def default_embedder() -> Embedder:
 
 def _batches(items: list[str], size: int) -> Iterable[list[str]]:
     return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def file_source_hash(blob: str, model_id: str) -> str:
+    """A file entry's inputs: its content and the model (another model's chunks are another entry)."""
+    return hashlib.sha256(f"{blob}:{model_id}".encode()).hexdigest()
+
+
+def file_entry_key(version: str, path: str, blob: str, model_id: str) -> str:
+    """The key of a file's entry, from what a manifest says of the file."""
+    return entry_key(EmbeddingIndex.artifact_type, version, file_source_hash(blob, model_id), path)
+
+
+def index_payload(manifest: dict[str, Any], files: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The whole index: the manifest and every chunk of its files' entries (`path` → entry payload),
+    in path order, each chunk with its path."""
+    chunks = [
+        {"path": path, **chunk} for path in sorted(manifest["files"]) for chunk in files[path]["chunks"]
+    ]
+    return {**manifest, "chunks": chunks}
+
+
+def index_of_result(result: ArtifactResult) -> dict[str, Any]:
+    """The whole index of a run that emitted every file's entry (a full run, or nothing stored yet)."""
+    [manifest] = [entry.payload for entry in result.entries if entry.path == ""]
+    files = {entry.path: entry.payload for entry in result.entries if entry.path}
+    absent = sorted(set(manifest["files"]) - set(files))
+    if absent:
+        raise ValueError(
+            f"the run emitted {len(files)} of the index's files (not {absent[0]}): read the ledger"
+        )
+    return index_payload(manifest, files)
+
+
+def stored_keys(db: Database, keys: list[str]) -> set[str]:
+    """Which of these entry keys the ledger holds."""
+    found: set[str] = set()
+    with db.session() as session:
+        for batch in _batches(keys, LOOKUP_BATCH):
+            found.update(session.execute(select(CacheEntry.key).where(CacheEntry.key.in_(batch))).scalars())
+    return found
 
 
 def known_hashes(db: Database, model_id: str, hashes: list[str]) -> set[str]:
@@ -106,7 +154,7 @@ def store_vectors(db: Database, model_id: str, hashes: list[str], vectors: np.nd
 
 class EmbeddingIndex:
     artifact_type = "embedding_index"
-    version = "1"
+    version = "2"  # 2: per-file entries under a manifest
 
     def __init__(self, embedder: Embedder | None = None) -> None:
         self._embedder = embedder
@@ -134,8 +182,23 @@ class EmbeddingIndex:
             return payload
 
         done = extract_files(ctx, self.kind_of, extract, max_bytes)
-        payload = self._reduce(ctx, done.wanted, done.results, done.skipped, max_bytes, model_id, dim)
-        hashes = list(dict.fromkeys(c["hash"] for c in payload["chunks"]))
+        manifest, per_file = self._reduce(
+            ctx, done.wanted, done.results, done.skipped, max_bytes, model_id, dim
+        )
+        keys = {
+            path: file_entry_key(self.version, path, f["blob"], model_id)
+            for path, f in manifest["files"].items()
+        }
+        ctx.checkpoint()
+        stored = stored_keys(ctx.ledger, list(keys.values()))
+        # A stored file entry was written after its vectors: only the other files' chunks are looked up.
+        # Written: those files, and on a commit the files it changed (a reverted file's ref moves back).
+        emit = sorted(path for path in per_file if keys[path] not in stored or ctx.scope is None)
+        if ctx.scope is not None:
+            emit = sorted(set(emit) | {path for path in ctx.scope if path in per_file})
+        deleted = [] if ctx.scope is None else sorted(path for path in ctx.scope if path not in per_file)
+        unstored = [path for path in emit if keys[path] not in stored]
+        hashes = list(dict.fromkeys(c["hash"] for path in unstored for c in per_file[path]["chunks"]))
 
         ctx.checkpoint()
         known = known_hashes(ctx.ledger, model_id, hashes)
@@ -152,10 +215,14 @@ class EmbeddingIndex:
                 raise PermanentError(f"{model_id} returned shape {vectors.shape} for {len(group)} texts")
             store_vectors(ctx.ledger, model_id, group, vectors)
         ctx.report("chunks", len(missing), len(missing))
+        entries = [Entry(path, file_source_hash(manifest["files"][path]["blob"], model_id), per_file[path])
+                   for path in emit]  # fmt: skip
         # The model is an input like the tree: another model's index is another entry, never this one.
         source = hashlib.sha256(f"{ctx.snapshot.tree_id}:{model_id}".encode()).hexdigest()
+        entries.append(Entry("", source, manifest))
         return ArtifactResult(
-            [Entry("", source, payload)],
+            entries,
+            deleted_paths=deleted,
             calls={
                 "extracted": done.extracted,
                 "reused": done.reused,
@@ -201,10 +268,12 @@ class EmbeddingIndex:
         max_bytes: int,
         model_id: str,
         dim: int,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The manifest, and path → the file's entry for every file with chunks to index."""
         files: dict[str, dict[str, Any]] = {}
-        chunks: list[dict[str, Any]] = []
+        per_file: dict[str, dict[str, Any]] = {}
         kinds: Counter[str] = Counter()
+        total = 0
         for item in sorted(wanted, key=lambda w: w.path):
             extract = results[(item.blob, item.kind)]
             reason = extract.get("skipped") or ("too_large" if extract["size"] > max_bytes else None)
@@ -215,13 +284,23 @@ class EmbeddingIndex:
             if extract.get("error"):
                 files[item.path]["error"] = extract["error"]
             kinds[item.kind] += 1
-            chunks.extend({"path": item.path, **chunk} for chunk in extract["chunks"])
-        return {
+            total += len(extract["chunks"])
+            per_file[item.path] = {
+                "artifact_type": self.artifact_type,
+                "generator_version": self.version,
+                "path": item.path,
+                "model": model_id,
+                **files[item.path],
+                "chunks": extract["chunks"],
+            }
+        manifest = {
             **whole_repository_header(self, ctx),
             "model": model_id,
             "dim": dim,
             "kinds": dict(sorted(kinds.items())),
+            "counts": {"files": len(files), "chunks": total},
             "files": files,
-            "chunks": chunks,
             "skipped": sorted(skipped, key=lambda s: (s["path"], s["reason"])),
+            "served_per_file": "each file's chunks: ?path=<file>; search: /search?q=",
         }
+        return manifest, per_file

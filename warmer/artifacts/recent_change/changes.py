@@ -26,6 +26,15 @@ def line_counts(old: bytes | None, new: bytes | None) -> tuple[int, int]:
     """
     a = old.decode("utf-8", "surrogateescape").splitlines(keepends=True) if old else []
     b = new.decode("utf-8", "surrogateescape").splitlines(keepends=True) if new else []
+    # The common head and tail are equal lines in any diff (git's xdiff trims them first too): only
+    # the middle is matched, so a one-function edit costs its lines, not the file's squared.
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    a, b = a[head : len(a) - tail], b[head : len(b) - tail]
     if not a or not b:
         return len(b), len(a)
     added = removed = 0
