@@ -137,6 +137,8 @@ class Settings(_Strict):
     engineering_cache: EngineeringCache = Field(default_factory=EngineeringCache)
     # WARMER_ENTRY_CACHE_MB: entries a serving process (`warmer serve`, `warmer mcp`) keeps in memory.
     entry_cache_mb: int = Field(default=128, ge=0, le=_MAX_ENTRY_CACHE_MB)
+    # WARMER_EXTRACT_MEMO_MB: per-blob extracts a worker process keeps decoded between its jobs.
+    extract_memo_mb: int = Field(default=256, ge=0, le=_MAX_ENTRY_CACHE_MB)
 
     @property
     def warmers(self) -> Warmers:
@@ -279,18 +281,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         config_path=config_path,
         worker=worker,
         engineering_cache=load_yaml(config_path, named=bool(named_config)),
-        entry_cache_mb=_entry_cache_mb(env),
+        entry_cache_mb=_megabytes(env, "WARMER_ENTRY_CACHE_MB", 128),
+        extract_memo_mb=_megabytes(env, "WARMER_EXTRACT_MEMO_MB", 256),
     )
 
 
-def _entry_cache_mb(env: Mapping[str, str]) -> int:
-    value = (env.get("WARMER_ENTRY_CACHE_MB") or "").strip()
+def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
+    value = (env.get(name) or "").strip()
     if not value:
-        return 128
+        return default
     if not value.isdigit() or int(value) > _MAX_ENTRY_CACHE_MB:
         raise SettingsError(
-            f"WARMER_ENTRY_CACHE_MB={value[:40]!r}: allowed: a whole number of megabytes"
-            f" from 0 to {_MAX_ENTRY_CACHE_MB}"
+            f"{name}={value[:40]!r}: allowed: a whole number of megabytes from 0 to {_MAX_ENTRY_CACHE_MB}"
         )
     return int(value)
 

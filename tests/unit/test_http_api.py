@@ -239,7 +239,9 @@ def test_semantic_search_over_the_embedding_index(ledger: Database, tmp_path: Pa
         status, body = server.call("/v1/repos/shop/search?q=return%20the%20money%20to%20the%20customer&k=1")
         assert status == 200 and body["commit"] == head and body["stale"] is False
         assert [m["symbol"] for m in body["matches"]] == ["refund_order"]
-        status, body = server.call("/v1/repos/shop/artifacts/embedding_index?path=shop/refund.py&task_type=test")
+        status, body = server.call(
+            "/v1/repos/shop/artifacts/embedding_index?path=shop/refund.py&task_type=test"
+        )
         assert status == 200 and [c["symbol"] for c in body["payload"]["chunks"]] == ["refund_order"]
     finally:
         server.stop()

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from warmer.artifacts import registry
 from warmer.artifacts.base import GenerationContext, JobLost, JobTimedOut, PermanentError
 from warmer.cache import freshness
-from warmer.cache.extracts import DbExtractCache
+from warmer.cache.extracts import MEMO, DbExtractCache
 from warmer.cache.store import write_result
 from warmer.git import mirror
 from warmer.git.snapshot import Snapshot
@@ -80,6 +80,7 @@ class JobRunner:
         self.worker_id = worker_id
         self.connection = JobConnection(db.engine)
         self.heartbeat = JobHeartbeat(self.connection, settings.worker.heartbeat_secs)
+        MEMO.resize(settings.extract_memo_mb * 1024 * 1024)
         self._sources: dict[int, _Source] = {}  # a repository's name and source never change
         self._present: set[tuple[Path, str]] = set()  # (mirror, commit) pairs known to be there
 

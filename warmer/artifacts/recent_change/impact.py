@@ -8,7 +8,8 @@ under their own kinds (`imports:python`, `imports:js`), so on a commit only chan
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+import hashlib
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,22 +44,48 @@ def reverse_imports(ctx: GenerationContext, max_bytes: int, also_modules: set[st
         lambda _path, kind, data: extract_imports(kind[len(PREFIX) :], data, max_bytes),
         max_bytes,
     )
-    python_paths = [w.path for w in done.wanted if w.kind == PREFIX + "python"]
-    index = ModuleIndex(sorted(set(python_paths) | {p for p in also_modules if p.endswith(".py")}))
     files = done.all_paths | also_modules
+    modules = sorted(
+        {w.path for w in done.wanted if w.kind == PREFIX + "python"}
+        | {p for p in also_modules if p.endswith(".py")}
+    )
+    resolved = _resolved_for(files, modules)
+    index: ModuleIndex | None = None
     importers: dict[str, set[str]] = defaultdict(set)
     for item in done.wanted:
         result = done.payload(item)
         if result.get("skipped"):
             continue
-        if item.kind == PREFIX + "python":
-            internal = resolve_python(item.path, result["imports"], index)[0]
-        else:
-            internal = resolve_js(item.path, result["imports"], files, {})[0]
+        key = (item.path, item.blob, item.kind)
+        internal = resolved.get(key)
+        if internal is None:
+            if item.kind == PREFIX + "python":
+                index = index or ModuleIndex(modules)
+                internal = resolve_python(item.path, result["imports"], index)[0]
+            else:
+                internal = resolve_js(item.path, result["imports"], files, {})[0]
+            resolved[key] = internal
         for target in internal:
             if target != item.path:
                 importers[target].add(item.path)
     return importers
+
+
+# A file's resolved imports depend on its path, its content and the set of paths they may name. One
+# commit's jobs, and the next commits that add or remove no file, resolve against the same set: kept
+# per process by that set, only the changed files are resolved again.
+_RESOLVED: OrderedDict[str, dict[tuple[str, str, str], Any]] = OrderedDict()
+_RESOLVED_SETS = 4
+
+
+def _resolved_for(files: set[str], modules: list[str]) -> dict[tuple[str, str, str], Any]:
+    signature = hashlib.sha256("\n".join([*sorted(files), "", *modules]).encode()).hexdigest()
+    if signature not in _RESOLVED:
+        _RESOLVED[signature] = {}
+        while len(_RESOLVED) > _RESOLVED_SETS:
+            _RESOLVED.popitem(last=False)
+    _RESOLVED.move_to_end(signature)
+    return _RESOLVED[signature]
 
 
 def tests_reached(
