@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ import pytest
 from tests.support.extracts import CountingCache, generation_context
 from tests.support.gitrepo import commit, git, make_repo, write
 from warmer.artifacts.base import PermanentError
-from warmer.artifacts.repo_map import CHARS_PER_TOKEN, RepoMap, rank
-from warmer.artifacts.repo_map.extract import MAX_DEFINITIONS, MAX_REFERENCES
+from warmer.artifacts.repo_map import CHARS_PER_TOKEN, RepoMap, graph, rank, weights
+from warmer.artifacts.repo_map.extract import MAX_DEFINITIONS, MAX_REFERENCES, extract_tags
+from warmer.artifacts.repo_map.weights import FileTags
 from warmer.cache.extracts import DbExtractCache
 from warmer.ledger.db import Database
 
@@ -242,8 +244,10 @@ def test_aiders_multipliers_change_the_outcome(
     repo = make_repo(tmp_path / "weights", files)
     payload = generate(repo)
     assert rank_of(payload, winner) > rank_of(payload, loser)
-    monkeypatch.setattr(rank, weight, 1.0)  # without the multiplier, raw counts decide the other way
+    monkeypatch.setattr(weights, weight, 1.0)  # without the multiplier, raw counts decide the other way
+    graph.clear()
     payload = generate(repo)
+    graph.clear()
     assert rank_of(payload, loser) > rank_of(payload, winner)
 
 
@@ -387,3 +391,73 @@ def test_what_one_file_stores_is_capped(tmp_path: Path) -> None:
     assert len(stored["definitions"]) == MAX_DEFINITIONS and stored["distinct_definitions"] == 3000
     assert len(stored["references"]) == MAX_REFERENCES and stored["distinct_references"] == 6000
     assert top_names(payload, "gen.py") == ["f1", "f2"]
+
+
+# --- the kept reference graph ---------------------------------------------------------------------
+
+
+def _tags_of(path: str, source: str, demoted: bool = False) -> FileTags:
+    found = extract_tags(path, "python", source.encode(), 1_000_000)
+    return FileTags(found["definitions"], found["references"], found.get("member_references", {}),
+                    family="python", demoted=demoted)  # fmt: skip
+
+
+def _same_graph(updated: graph.Graph, fresh: graph.Graph) -> None:
+    assert updated.nodes == fresh.nodes
+    assert updated.rows == fresh.rows
+    assert updated.contributions == fresh.contributions
+    assert updated.top_level == fresh.top_level and updated.members_only == fresh.members_only
+
+
+def test_a_kept_graph_updated_by_edits_equals_one_built_from_scratch() -> None:
+    """Click's real modules edited at random as commits do (a function dropped, one added that calls
+    others, a method renamed, a file demoted, a class body moved to top level): after each edit the
+    graph updated in place has exactly the rows of a graph built from the edited files."""
+    rng = random.Random(7)
+    root = Path(click.__file__).parent
+    sources = {f"click/{p.name}": p.read_text() for p in sorted(root.glob("*.py"))}
+    demoted = dict.fromkeys(sources, False)
+    tags = {path: _tags_of(path, text) for path, text in sources.items()}
+    versions = {path: "0" for path in sources}
+    kept = graph.build(tags, versions)
+    for step in range(1, 31):
+        path = rng.choice(sorted(sources))
+        text = sources[path]
+        defs = re.findall(r"^(?:def|class) (\w+)", text, flags=re.M)
+        action = step % 5
+        if action == 0 and defs:  # drop a top-level definition's first line: its name is gone
+            victim = rng.choice(defs)
+            text = re.sub(rf"^(def|class) {victim}\b", rf"\1 {victim}_gone", text, count=1, flags=re.M)
+        elif action == 1:  # a new function referring to names defined elsewhere
+            others = [n for p, t in tags.items() if p != path for n in (d["name"] for d in t.definitions)]
+            called = ", ".join(f"{n}()" for n in rng.sample(others, 3))
+            text += f"\n\ndef added_in_step_{step}():\n    return [{called}]\n"
+        elif action == 2:
+            methods = re.findall(r"^    def (\w+)", text, flags=re.M)
+            if methods:
+                name = rng.choice(methods)
+                text = re.sub(rf"^    def {name}\b", f"    def {name}_renamed", text, count=1, flags=re.M)
+        elif action == 3:
+            demoted[path] = not demoted[path]
+        else:  # a name another module defines, now defined here too (more definers, lower weight)
+            other = rng.choice([p for p in sources if p != path])
+            names = [d["name"] for d in tags[other].definitions if not d.get("parent")]
+            if names:
+                text += f"\n\ndef {rng.choice(names)}():\n    pass\n"
+        sources[path] = text
+        tags[path] = _tags_of(path, text, demoted[path])
+        versions[path] = str(step)
+        graph.update(kept, tags, versions)
+        _same_graph(kept, graph.build(tags, versions))
+    assert kept.rows  # not vacuous: a graph with edges
+
+
+def test_rank_files_through_the_kept_graph_equals_a_fresh_ranking() -> None:
+    root = Path(click.__file__).parent
+    tags = {f"click/{p.name}": _tags_of(p.name, p.read_text()) for p in sorted(root.glob("*.py"))}
+    versions = dict.fromkeys(tags, "a")
+    rank.rank_files(tags, versions=versions)  # kept
+    edited = "click/core.py"
+    tags[edited] = _tags_of(edited, (root / "core.py").read_text() + "\n\ndef echo_twice():\n    echo()\n")
+    versions[edited] = "b"
+    assert rank.rank_files(tags, versions=versions) == rank.rank_files(tags)

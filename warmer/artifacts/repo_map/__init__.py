@@ -30,12 +30,10 @@ from warmer.artifacts.base import (
 from warmer.artifacts.classify import is_generated, is_migration, is_vendored
 from warmer.artifacts.languages import language_of
 from warmer.artifacts.relevance import ReadBlob, Refresh, whole_refresh
-from warmer.artifacts.repo_map import rank
+from warmer.artifacts.repo_map import rank, weights
 from warmer.artifacts.repo_map.extract import TEXT_KIND, extract_blob, extract_tags
 from warmer.artifacts.repo_map.rank import (
-    FileTags,
     Ranking,
-    family_of,
     important_files,
     is_important,
     rank_files,
@@ -49,6 +47,7 @@ from warmer.artifacts.repo_map.render import (
     render_map,
     render_tree,
 )
+from warmer.artifacts.repo_map.weights import FileTags, family_of
 from warmer.artifacts.symbols.extract import symbol_language
 from warmer.git.diff import PathChange
 from warmer.git.snapshot import FileEntry
@@ -110,6 +109,7 @@ class RepoMap:
         extracts, extracted = self._extract(ctx, entries, max_bytes, parse_bytes)
         files = [self._file(e, extracts) for e in entries]
         tags: dict[str, FileTags] = {}
+        versions: dict[str, str] = {}  # what each file's tags were built from, for the kept graph
         for entry in entries:
             kind = None if entry.is_symlink else tag_kind(entry.path)
             found = extracts[entry.blob_id].get("tags", {}).get(kind) if kind else None
@@ -122,7 +122,8 @@ class RepoMap:
                     family=family_of(kind),
                     demoted=demoted or is_migration(entry.path),
                 )
-        payload = self._reduce(ctx, files, tags, skipped, budget, focus)
+                versions[entry.path] = f"{entry.blob_id}:{kind}:{tags[entry.path].demoted}"
+        payload = self._reduce(ctx, files, tags, versions, skipped, budget, focus)
         return ArtifactResult(
             [Entry("", ctx.snapshot.tree_id, payload)],
             calls={"extracted": extracted, "reused": len(extracts) - extracted},
@@ -182,6 +183,7 @@ class RepoMap:
         ctx: GenerationContext,
         files: list[dict[str, Any]],
         tags: dict[str, FileTags],
+        versions: dict[str, str],
         skipped: list[Any],
         budget: int,
         focus: list[str],
@@ -202,7 +204,7 @@ class RepoMap:
         # No repository, branch or commit here: the entry is shared by every one with this tree
         # (a revert, a merge keeping a parent's tree, a fork), and the lookup says which was asked.
         header = f"{root.files} files, {human(root.lines)} lines"
-        ranking = rank_files(tags, focus)
+        ranking = rank_files(tags, focus, versions)
         important = important_files(f["path"] for f in files if f["kind"] != "symlink")[:MAX_IMPORTANT]
         by_rank = sorted(ranking.ranks, key=lambda p: (-ranking.ranks[p], p))
         ranked_definitions = sorted(
@@ -288,12 +290,12 @@ class RepoMap:
             "algorithm": "personalized PageRank, power iteration",
             "graph": "file → file when the first references a name the second defines",
             "edge_weight": (
-                f"sqrt(references) x {rank.LONG_NAME_WEIGHT:g} for snake/camel names of "
-                f">= {rank.LONG_NAME} chars x {rank.PRIVATE_WEIGHT:g} for _private names x "
-                f"{rank.MANY_DEFINERS_WEIGHT:g} for names defined in > {rank.MANY_DEFINERS} files; "
-                f"x {rank.DEMOTED_WEIGHT:g} into generated, vendored and migration files; "
+                f"sqrt(references) x {weights.LONG_NAME_WEIGHT:g} for snake/camel names of "
+                f">= {weights.LONG_NAME} chars x {weights.PRIVATE_WEIGHT:g} for _private names x "
+                f"{weights.MANY_DEFINERS_WEIGHT:g} for names defined in > {weights.MANY_DEFINERS} files; "
+                f"x {weights.DEMOTED_WEIGHT:g} into generated, vendored and migration files; "
                 "references link within one language family (JS/TS, C/C++, JVM, each other language); "
-                f"a method (defined only in a class) counts member accesses only, x {rank.MEMBER_WEIGHT:g}"
+                f"a method (defined only in a class) counts member accesses only, x {weights.MEMBER_WEIGHT:g}"
             ),
             "nodes": ranking.nodes,
             "edges": ranking.edges,
