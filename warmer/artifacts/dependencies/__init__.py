@@ -11,6 +11,8 @@ packages, standard-library imports, and everything that could not be read.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -79,8 +81,25 @@ def kind_of(path: str) -> str | None:
     return _SOURCE_KIND.get(language or "")
 
 
+# The same content is read by several askers within moments: the planner (a file's two versions),
+# then dependency_graph's and the reverse-import jobs of the same commit. Keyed by the content's
+# hash; the few most recent answers are kept.
+_RECENT: OrderedDict[tuple[str, int, str], dict[str, Any]] = OrderedDict()
+_RECENT_KEPT = 64
+
+
 def extract(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
     """One blob's extract for one kind; unreadable content is marked skipped with the reason."""
+    key = (kind, max_bytes, hashlib.sha1(data).hexdigest())
+    found = _RECENT.get(key)
+    if found is None:
+        found = _RECENT[key] = _extract(kind, data, max_bytes)
+        while len(_RECENT) > _RECENT_KEPT:
+            _RECENT.popitem(last=False)
+    return found
+
+
+def _extract(kind: str, data: bytes, max_bytes: int) -> dict[str, Any]:
     size = len(data)
     if b"\0" in data[:_BINARY_SNIFF]:
         return {"skipped": "binary", "size": size}

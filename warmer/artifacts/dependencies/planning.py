@@ -11,7 +11,6 @@ extract (a syntax error) and not the lines (tests/unit/test_dependency_planning.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,29 +19,13 @@ from warmer.artifacts.relevance import KindOf, ReadBlob, Refresh, changed_inputs
 from warmer.git.diff import ChangeKind, PathChange
 
 ReadExtract = Callable[[str, bytes], dict[str, Any]]
-# A blob id names its content, so (extractor, kind, blob) has one answer: planning a commit and
-# carrying its refs forward ask the same question of the same few blobs in one process. Callers pass
-# a module-level extractor, whose identity is stable.
-_ANSWERS: OrderedDict[tuple[ReadExtract, str, str], dict[str, Any]] = OrderedDict()
-_ANSWERS_KEPT = 256
-
-
-def _extract_of(kind: str, blob: str, read_blob: ReadBlob, read_extract: ReadExtract) -> dict[str, Any]:
-    key = (read_extract, kind, blob)
-    if key in _ANSWERS:
-        _ANSWERS.move_to_end(key)
-        return _ANSWERS[key]
-    found = _ANSWERS[key] = read_extract(kind, read_blob(blob))
-    while len(_ANSWERS) > _ANSWERS_KEPT:
-        _ANSWERS.popitem(last=False)
-    return found
 
 
 def extract_changed(kind: str, change: PathChange, read_blob: ReadBlob, read_extract: ReadExtract) -> bool:
     """Whether an edit in place changed what the extractor reads from the file (its size aside)."""
     assert change.old_blob is not None and change.new_blob is not None
-    before = _extract_of(kind, change.old_blob, read_blob, read_extract)
-    after = _extract_of(kind, change.new_blob, read_blob, read_extract)
+    before = read_extract(kind, read_blob(change.old_blob))
+    after = read_extract(kind, read_blob(change.new_blob))
     return {k: v for k, v in before.items() if k != "size"} != {k: v for k, v in after.items() if k != "size"}
 
 
